@@ -1,0 +1,37 @@
+"""The application factory: settings, services, blueprints, error handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from blueprints import chat, errors, health, models, tokens
+from services.gateway import Gateway
+from services.settings import Settings
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from the environment (or `test_config["env"]`), one Gateway per worker."""
+    test_config = test_config or {}
+    settings = Settings.from_env(test_config.get("env"))
+    _configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["freeseek"] = Gateway(settings, test_config.get("providers"))
+    for blueprint in (errors.bp, chat.bp, models.bp, tokens.bp, health.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    """Send our log lines to stderr (gunicorn's error log) unless logging is already set up."""
+    logger = logging.getLogger("freeseek")
+    logger.setLevel(level.upper())
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False

@@ -1,0 +1,1 @@
+"""The HTTP edges: parse, call a service, shape a response."""

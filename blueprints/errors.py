@@ -1,0 +1,52 @@
+"""App-wide error handlers: every failure leaves as an OpenAI error body with the right status."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify
+from werkzeug.exceptions import HTTPException
+
+from services.errors import GatewayError, error_for_status
+
+bp = Blueprint("errors", __name__)
+log = logging.getLogger("freeseek")
+
+_MESSAGES = {
+    404: "Unknown route. The gateway serves POST /v1/chat/completions, GET /v1/models, POST /token/check, "
+         "GET /ping and GET /healthz.",
+    405: "This route does not accept that HTTP method.",
+    413: "The request body is larger than FREESEEK_MAX_BODY_BYTES.",
+}
+
+
+def error_response(error: GatewayError):
+    """Render a gateway error as a Flask response."""
+    response = jsonify(error.body())
+    response.status_code = error.status
+    response.headers.update(error.headers())
+    return response
+
+
+@bp.app_errorhandler(GatewayError)
+def gateway_error(error: GatewayError):
+    """Our own errors already know their status and shape."""
+    return error_response(error)
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """Werkzeug's errors (404, 405, 413, ...) in OpenAI's shape."""
+    status = error.code or 500
+    gateway = error_for_status(status, _MESSAGES.get(status, error.description or error.name))
+    response = error_response(gateway)
+    if status == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(error: Exception):
+    """A bug of ours: log the traceback, tell the client without details."""
+    log.exception("unhandled error")
+    return error_response(GatewayError("The gateway failed while handling this request.", code="internal_error"))

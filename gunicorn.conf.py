@@ -1,0 +1,21 @@
+# Worker settings only; this file runs in the master, so it imports nothing of ours (guides/serving.md).
+import os
+
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", 1))
+# Open connections one gevent worker holds; each long stream is one.
+worker_connections = int(os.environ.get("FREESEEK_WORKER_CONNECTIONS", 10000))
+bind = "0.0.0.0:" + os.environ.get("PORT", "8000")
+# A heartbeat between master and worker, not a request limit: streams may last an hour.
+timeout = 30
+# Heroku kills 30 s after SIGTERM, Render likewise: finish streams or stop before that.
+graceful_timeout = 20
+keepalive = 75
+# A worker restart would cut every stream it holds.
+max_requests = 0
+# The gevent worker must patch before the app is imported.
+preload_app = False
+control_socket_disable = True
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("FREESEEK_LOG_LEVEL", "info").lower()

@@ -1,0 +1,166 @@
+"""Chat completions end to end: tokens from the request, a relay run, and the reply in OpenAI's grammar."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Callable, Iterator
+
+from services.chat_call import ChatCall
+from services.credentials import Token, bearer_value, parse_tokens
+from services.errors import BadRequest, ClientGone, GatewayError, Unauthorized
+from services.events import Usage
+from services.openai_format import Answer
+from services.providers.registry import Registry
+from services.relay import HEARTBEAT, Relay, RelayRun
+from services.settings import Settings
+from services.sse import DONE, KEEPALIVE_COMMENT, data_event
+from services.usage import TokenCounter
+
+log = logging.getLogger("freeseek")
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@dataclass
+class Reply:
+    """What the HTTP edge sends: a status, headers, and a body that may be a stream of bytes."""
+
+    status: int
+    body: bytes | Iterator[bytes]
+    mimetype: str = "application/json"
+    headers: dict = field(default_factory=dict)
+
+
+def dumps(obj: dict) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class ChatService:
+    """Answers `POST /v1/chat/completions`."""
+
+    def __init__(self, settings: Settings, registry: Registry, relay: Relay, counter: TokenCounter):
+        self.settings, self.registry, self.relay, self.counter = settings, registry, relay, counter
+        self._server_tokens = parse_tokens(settings.tokens, registry) if settings.tokens else []
+
+    def tokens_for(self, authorization: str | None) -> list[Token]:
+        """The request's tokens: its own, or the server's once it presented one of the API keys."""
+        value = bearer_value(authorization)
+        if not self._server_tokens:
+            return parse_tokens(value, self.registry)
+        if not any(hmac.compare_digest(value.encode(), key.encode()) for key in self.settings.api_keys):
+            raise Unauthorized("This gateway holds its own tokens: send one of its API keys "
+                               "(FREESEEK_API_KEYS) as the Bearer token.")
+        return self._server_tokens
+
+    def servable(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
+        """Keep the tokens whose provider can serve the model, or say which providers could."""
+        able = self.registry.candidates(call.model)
+        usable = [t for t in tokens if t.provider in able]
+        if not usable:
+            given = sorted({t.provider for t in tokens})
+            raise BadRequest(f"Model '{call.model.name}' cannot be served with the tokens given (providers: "
+                             f"{', '.join(given)}); providers that can serve it: {', '.join(able) or 'none'}.",
+                             param="model", code="model_not_supported")
+        return usable
+
+    def complete(self, body: dict, authorization: str | None,
+                 client_gone: Callable[[], bool] = lambda: False) -> Reply:
+        """Run one chat completion and return the reply (errors before the first byte are raised)."""
+        call = ChatCall.from_body(body)
+        run = self.relay.start(call, self.servable(call, self.tokens_for(authorization)))
+        events = run.events(client_gone)
+        answer = Answer(call)
+        try:
+            if call.stream:
+                first = next(events, None)
+                return Reply(200, self._stream(run, answer, chain([first], events)), "text/event-stream",
+                             dict(SSE_HEADERS))
+            for item in events:
+                if item is HEARTBEAT:
+                    # The answer is slow: commit to 200 and keep the connection busy with whitespace.
+                    return Reply(200, self._late_json(run, answer, events))
+                answer.apply(item)
+            reply = dumps(answer.completion(self._usage(run, answer)))
+            run.stats.ttfb = time.monotonic() - run.started
+            self._log(run, 200, answer)
+            return Reply(200, reply)
+        except ClientGone:
+            run.cancel()
+            self._log(run, 499, answer)
+            return Reply(499, b"")
+        except GatewayError as error:
+            run.cancel()
+            self._log(run, error.status, answer)
+            raise
+
+    def _stream(self, run: RelayRun, answer: Answer, events: Iterator) -> Iterator[bytes]:
+        """SSE body: keep-alive comments, chunks, finish (+usage), [DONE]; a late error goes in-band."""
+        status = 200
+        try:
+            for item in events:
+                if item is None:
+                    continue
+                if item is HEARTBEAT:
+                    yield KEEPALIVE_COMMENT
+                    continue
+                out = b"".join(data_event(chunk) for chunk in answer.apply(item))
+                if out:
+                    if run.stats.ttfb is None:
+                        run.stats.ttfb = time.monotonic() - run.started
+                    yield out
+            yield b"".join(data_event(c) for c in answer.finish_chunks(self._usage(run, answer))) + DONE
+        except GatewayError as error:
+            status = error.status
+            yield data_event(error.body())
+        except (ClientGone, GeneratorExit):
+            status = 499
+        finally:
+            run.cancel()
+            self._log(run, status, answer)
+
+    def _late_json(self, run: RelayRun, answer: Answer, events: Iterator) -> Iterator[bytes]:
+        """Non-stream body for a slow answer: leading whitespace while waiting, then the JSON."""
+        status = 200
+        try:
+            yield b"\n"
+            for item in events:
+                if item is HEARTBEAT:
+                    yield b"\n"
+                else:
+                    answer.apply(item)
+            yield dumps(answer.completion(self._usage(run, answer)))
+        except GatewayError as error:
+            status = error.status
+            yield dumps(error.body())
+        except (ClientGone, GeneratorExit):
+            status = 499
+        finally:
+            run.cancel()
+            self._log(run, status, answer)
+
+    def _usage(self, run: RelayRun, answer: Answer) -> Usage:
+        """The upstream's usage when it gave one, else counted with DeepSeek's tokenizer."""
+        upstream = answer.upstream_usage
+        if upstream is not None and (upstream.prompt_tokens or upstream.completion_tokens):
+            run.stats.usage = upstream
+        else:
+            run.stats.usage = self.counter.usage(answer.call.messages, answer.text, answer.reasoning_text)
+            run.stats.usage.counted = True
+        return run.stats.usage
+
+    def _log(self, run: RelayRun, status: int, answer: Answer) -> None:
+        """The one log line of a request; never a prompt, never a secret."""
+        stats, usage, ttfb = run.stats, run.stats.usage, run.stats.ttfb
+        log.info("request id=%s provider=%s token=%s model=%s stream=%s status=%s attempts=%d ttfb_ms=%s "
+                 "duration_ms=%d tokens=%s",
+                 run.call.id, stats.token.provider if stats.token else "-", stats.token.ref if stats.token else "-",
+                 run.call.model.name, run.call.stream, status, stats.attempts,
+                 int(ttfb * 1000) if ttfb is not None else "-", int((time.monotonic() - run.started) * 1000),
+                 f"{usage.prompt_tokens}+{usage.completion_tokens}{'(counted)' if usage.counted else ''}"
+                 if usage else "-")

@@ -1,0 +1,92 @@
+"""Turn "Bearer A,B,C" into Token records that name a provider and never show their secret."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from services.errors import BadRequest, Unauthorized
+
+
+@dataclass(frozen=True)
+class Token:
+    """One upstream credential: the provider it belongs to and its secret."""
+
+    provider: str
+    secret: str = field(repr=False)
+
+    @property
+    def ref(self) -> str:
+        """A short stable hash that identifies the token in logs and errors."""
+        digest = hashlib.sha256(f"{self.provider}:{self.secret}".encode()).hexdigest()
+        return f"tok:{digest[:6]}"
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+def bearer_value(header: str | None) -> str:
+    """Return what follows "Bearer " in an Authorization header, or raise 401."""
+    if not header or not header.strip():
+        raise Unauthorized("No credentials: send 'Authorization: Bearer <token>[,<token>...]'.",
+                           code="missing_api_key")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>[,<token>...]'.",
+                           code="invalid_authorization_header")
+    return value.strip()
+
+
+def parse_tokens(value: str, registry) -> list[Token]:
+    """Split a comma-separated token list into Token records, trimmed and without duplicates."""
+    tokens: list[Token] = []
+    for part in _split(value):
+        token = _parse_one(part, registry)
+        if token not in tokens:
+            tokens.append(token)
+    if not tokens:
+        raise Unauthorized("No token found in the Authorization header.", code="missing_api_key")
+    return tokens
+
+
+def _split(value: str) -> Iterable[str]:
+    """Split on commas that are not inside a JSON web token such as {"value": "...", "__version": "0"}."""
+    depth, start = 0, 0
+    for i, ch in enumerate(value):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            if value[start:i].strip():
+                yield value[start:i].strip()
+            start = i + 1
+    if value[start:].strip():
+        yield value[start:].strip()
+
+
+def _parse_one(text: str, registry) -> Token:
+    """Recognise one token's provider from its `name:` prefix or the shape of its secret."""
+    name, sep, rest = text.partition(":")
+    if sep and registry.has(name.strip()):
+        provider, secret = name.strip(), rest.strip()
+    else:
+        provider, secret = registry.provider_for_secret(text), text
+    if not secret:
+        raise BadRequest(f"The token for provider '{provider}' is empty.", code="invalid_api_key")
+    if secret.startswith("{"):
+        secret = _json_token_value(secret)
+    return Token(provider, secret)
+
+
+def _json_token_value(secret: str) -> str:
+    """Accept the browser's localStorage form {"value": "<token>", "__version": "0"}."""
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        return secret
+    if isinstance(data, dict) and isinstance(data.get("value"), str) and data["value"].strip():
+        return data["value"].strip()
+    return secret

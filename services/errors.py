@@ -1,0 +1,111 @@
+"""The one error hierarchy: each kind knows its HTTP status and OpenAI error type."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """A failure the client is told about in OpenAI's error shape."""
+
+    status = 500
+    type = "api_error"
+    code: str | None = None
+    # Set on upstream failures (services/providers/failures.py): may another token be tried, and what
+    # the failure means for this token ("dead", "cooldown", "rest" or None).
+    retryable = False
+    token_state: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.retry_after = retry_after
+
+    def body(self) -> dict:
+        """Render the error as OpenAI's `{"error": {...}}` object."""
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def headers(self) -> dict[str, str]:
+        """Headers that tell SDKs whether and when to retry."""
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(self.retry_after + 0.999)))
+        if self.status < 500 and self.status not in (408, 409, 429):
+            headers["x-should-retry"] = "false"
+        return headers
+
+
+class BadRequest(GatewayError):
+    status, type, code = 400, "invalid_request_error", "invalid_request"
+
+
+class Unauthorized(GatewayError):
+    status, type, code = 401, "authentication_error", "invalid_api_key"
+
+
+class PaymentRequired(GatewayError):
+    status, type, code = 402, "insufficient_quota", "insufficient_quota"
+
+
+class Forbidden(GatewayError):
+    status, type, code = 403, "permission_error", "forbidden"
+
+
+class NotFound(GatewayError):
+    status, type, code = 404, "not_found_error", "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status, type, code = 405, "invalid_request_error", "method_not_allowed"
+
+
+class PayloadTooLarge(GatewayError):
+    status, type, code = 413, "invalid_request_error", "request_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status, type, code = 415, "invalid_request_error", "unsupported_media_type"
+
+
+class Unprocessable(GatewayError):
+    status, type, code = 422, "invalid_request_error", "unprocessable_entity"
+
+
+class RateLimited(GatewayError):
+    status, type, code = 429, "rate_limit_error", "rate_limit_exceeded"
+
+
+class UpstreamError(GatewayError):
+    """The upstream failed in a way another token (or a later try) may not."""
+
+    status, type, code = 502, "upstream_error", "upstream_error"
+
+
+class UpstreamUnavailable(UpstreamError):
+    status, code = 503, "upstream_unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status, code = 504, "upstream_timeout"
+
+
+class ClientGone(Exception):
+    """The client closed its connection; nobody is left to tell."""
+
+
+_BY_STATUS = {cls.status: cls for cls in (BadRequest, Unauthorized, PaymentRequired, Forbidden, NotFound,
+                                           MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
+                                           Unprocessable, RateLimited)}
+
+
+def error_for_status(status: int, message: str, **kwargs) -> GatewayError:
+    """Build the gateway error that matches an HTTP status of our own."""
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = GatewayError if status >= 500 else BadRequest
+    error = cls(message, **kwargs)
+    if cls is GatewayError:
+        error.status = status
+    return error

@@ -1,0 +1,61 @@
+"""Everything one worker shares: settings, providers and their adapters, the token pool, the HTTP session."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import time
+from typing import Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from services.completions import ChatService
+from services.pool import TokenPool
+from services.providers.openai_compatible import OpenAICompatible
+from services.providers.registry import Provider, Registry
+from services.relay import Relay
+from services.settings import Settings
+from services.token_check import TokenChecker
+from services.usage import TokenCounter
+
+
+def http_session(settings: Settings) -> requests.Session:
+    """A session sized for many concurrent streams, that never keeps one user's cookies for another."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=32, pool_maxsize=settings.http_pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+def build_adapter(provider: Provider, http: requests.Session, settings: Settings):
+    """The adapter object that speaks this provider's protocol."""
+    if provider.adapter == "deepseek-web":
+        from services.providers.deepseek_web.adapter import WebChat
+        return WebChat(provider, http, settings)
+    return OpenAICompatible(provider, http, settings)
+
+
+class Gateway:
+    """Builds and holds the services of one worker process."""
+
+    def __init__(self, settings: Settings, provider_overrides: Mapping[str, dict] | None = None):
+        self.settings = settings
+        self.started_at = int(time.time())
+        self.registry = Registry.load(settings.providers_file, provider_overrides)
+        self.http = http_session(settings)
+        self.adapters = {name: build_adapter(self.registry.get(name), self.http, settings)
+                         for name in self.registry.names()}
+        self.pool = TokenPool(limit_for=self._concurrency_limit)
+        self.counter = TokenCounter()
+        self.relay = Relay(settings, self.pool, self.adapters.__getitem__)
+        self.chat = ChatService(settings, self.registry, self.relay, self.counter)
+        self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
+
+    def _concurrency_limit(self, token) -> int:
+        """Answers at once per account: the provider's own limit (deepseek-web's comes from settings)."""
+        provider = self.registry.get(token.provider)
+        if provider.adapter == "deepseek-web" and not provider.concurrency:
+            return self.settings.web_account_concurrency
+        return provider.concurrency

@@ -1,0 +1,58 @@
+"""What a requested model name asks for: reasoning, web search, silent sources, folded reasoning."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Words our own model names are built from (the original's names plus the legacy ones).
+_ALIAS_WORDS = {"chat", "code", "coder", "v3", "r1", "think", "thinking", "reasoner", "search", "silent", "fold"}
+_ALIAS_RE = re.compile(r"^deepseek(?:[-_][a-z0-9]+)*$")
+
+# The names listed by /v1/models, grouped by the capability a provider needs to serve them.
+ALIASES = {
+    "chat": ("deepseek-chat", "deepseek_chat", "deepseek_code", "deepseek-v3"),
+    "reasoning": ("deepseek-reasoner", "deepseek-r1", "deepseek-think", "deepseek-r1-fold", "deepseek-think-fold"),
+    "search": ("deepseek-search", "deepseek-search-silent", "deepseek-r1-search", "deepseek-think-search",
+               "deepseek-r1-search-silent", "deepseek-think-search-silent", "deepseek-think-search-fold"),
+}
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """A model name as the client sent it and the capabilities it selects."""
+
+    name: str
+    alias: bool
+    reasoning: bool = False
+    search: bool = False
+    silent: bool = False
+    fold: bool = False
+
+    @property
+    def capability(self) -> str:
+        """The key of a provider's models map that serves this name."""
+        return "reasoner" if self.reasoning else "chat"
+
+    @property
+    def needs(self) -> set[str]:
+        """Capabilities a provider must have to serve this request."""
+        needs = {"reasoning"} if self.reasoning else {"chat"}
+        if self.search:
+            needs.add("search")
+        return needs
+
+
+def parse_model(name: str) -> ModelRequest:
+    """Read capabilities from a model name by substring, as the original gateway did."""
+    lowered = name.lower()
+    words = set(re.split(r"[-_]", lowered)[1:])
+    alias = bool(_ALIAS_RE.match(lowered)) and words <= _ALIAS_WORDS
+    return ModelRequest(
+        name=name,
+        alias=alias,
+        reasoning=any(w in lowered for w in ("think", "r1", "reasoner")),
+        search="search" in lowered,
+        silent="silent" in lowered,
+        fold="fold" in lowered,
+    )

@@ -1,0 +1,1 @@
+"""Upstream providers: the registry (data) and the adapters that speak their protocols."""

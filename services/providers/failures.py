@@ -1,0 +1,98 @@
+"""Turn an upstream's failure into a gateway error, and say what it means for the token and for failover."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from services.credentials import Token
+from services.errors import (Forbidden, GatewayError, PaymentRequired, RateLimited, Unauthorized, UpstreamError,
+                             UpstreamUnavailable, error_for_status)
+
+_WAIT_RE = re.compile(r"(?:wait|after|retry in)\s+(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.I)
+_QUOTA_WORDS = ("balance", "quota", "insufficient", "credit", "余额")
+# Anything that looks like a key, or a masked key ("****abcd"), is cut out of upstream text.
+_KEYLIKE_RE = re.compile(r"(?:sk-|hf_|ghp_|github_pat_)[A-Za-z0-9_\-]+|\*{2,}[A-Za-z0-9_\-]*")
+
+
+def failure(error: GatewayError, *, token_state: str | None, retryable: bool) -> GatewayError:
+    """Tag an error with what it means for the token ("dead", "cooldown", "rest") and for failover."""
+    error.token_state = token_state
+    error.retryable = retryable
+    return error
+
+
+def upstream_message(body: bytes | str) -> str:
+    """Pull the human message out of any of the providers' error shapes."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()[:300]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            for key in ("message", "msg", "detail", "error"):
+                if isinstance(err.get(key), str):
+                    return err[key][:300]
+        if isinstance(err, str):
+            return err[:300]
+    return text.strip()[:300]
+
+
+def scrub(text: str, token: Token) -> str:
+    """Remove the token's secret and anything key-like from upstream text."""
+    if token.secret and len(token.secret) >= 4:
+        text = text.replace(token.secret, "[redacted]")
+    return _KEYLIKE_RE.sub("[redacted]", text)
+
+
+def retry_after(headers, text: str) -> float | None:
+    """Seconds to wait, from Retry-After / retry-after-ms or a "wait N seconds" message."""
+    value = headers.get("retry-after-ms") if headers else None
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after") if headers else None
+    if value:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    match = _WAIT_RE.search(text)
+    return float(match.group(1)) if match else None
+
+
+def classify_status(provider: str, token: Token, status: int, body: bytes | str, headers=None) -> GatewayError:
+    """Map an upstream HTTP failure to an error, per the status classes of specs/providers.md."""
+    text = upstream_message(body)
+    who = f"{provider} rejected token {token.ref}"
+    quota = any(word in text.lower() for word in _QUOTA_WORDS)
+    if status == 402 or (status in (400, 403) and quota):
+        # Upstream auth and billing text can echo key fragments: say it in our own words.
+        return failure(PaymentRequired(f"{who}: the account has no balance or quota left (HTTP {status})."),
+                       token_state="dead", retryable=True)
+    if status == 401:
+        return failure(Unauthorized(f"{who}: the key is invalid or revoked (HTTP 401)."),
+                       token_state="dead", retryable=True)
+    if status == 403:
+        return failure(Forbidden(f"{who}: access denied (HTTP 403)."), token_state="dead", retryable=True)
+    if status == 429:
+        wait = retry_after(headers, text)
+        hint = f"; retry after {wait:g} s" if wait else ""
+        return failure(RateLimited(f"{provider} rate-limited token {token.ref}{hint}.", retry_after=wait),
+                       token_state="cooldown", retryable=True)
+    if status == 408 or status >= 500:
+        cls = UpstreamUnavailable if status in (503, 529) else UpstreamError
+        return failure(cls(f"{provider} failed with HTTP {status}: {scrub(text, token)}".rstrip(": "),
+                           retry_after=retry_after(headers, text)),
+                       token_state="rest", retryable=True)
+    return failure(error_for_status(status, f"{provider}: {scrub(text, token) or f'HTTP {status}'}"),
+                   token_state=None, retryable=False)
+
+
+def connection_failed(provider: str, what: str) -> GatewayError:
+    """An upstream that could not be reached or dropped the connection."""
+    return failure(UpstreamError(f"{provider}: {what}."), token_state="rest", retryable=True)

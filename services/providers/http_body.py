@@ -1,0 +1,47 @@
+"""A streamed upstream HTTP body: read as it arrives, and abortable from another greenlet."""
+
+from __future__ import annotations
+
+import http.client
+from typing import Iterator
+
+import requests
+import urllib3
+
+READ_SIZE = 65536
+# What a read of a streamed body raises when the connection breaks, times out or is shut down.
+READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+
+
+class HttpBody:
+    """Wraps a `requests` response opened with stream=True."""
+
+    def __init__(self, response: requests.Response):
+        self.response = response
+
+    def chunks(self) -> Iterator[bytes]:
+        """Yield bytes as soon as they arrive (chunked or not), decoded from gzip/deflate."""
+        raw = self.response.raw
+        while True:
+            data = raw.read1(READ_SIZE, decode_content=True)
+            if not data:
+                return
+            yield data
+
+    def read_all(self, limit: int = 1 << 20) -> bytes:
+        """Read a (small) whole body, such as an error reply."""
+        try:
+            return self.response.raw.read(limit, decode_content=True) or b""
+        except (requests.RequestException, OSError, ValueError):
+            return b""
+
+    def abort(self) -> None:
+        """Unblock a read in progress elsewhere: shut the socket down; the reader then closes it."""
+        try:
+            self.response.raw.shutdown()
+        except (AttributeError, ValueError, RuntimeError, OSError):
+            pass  # already closed, released, or not a real socket (unit tests' mocks)
+
+    def close(self) -> None:
+        """Close the connection without reading the rest of the body."""
+        self.response.close()

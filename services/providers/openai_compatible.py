@@ -1,0 +1,185 @@
+"""The adapter for every provider that speaks OpenAI's Chat Completions API."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import requests
+
+from services.chat_call import ChatCall
+from services.credentials import Token
+from services.errors import UpstreamError, UpstreamTimeout
+from services.events import KEEPALIVE, Finish, Text, ToolCalls, Usage
+from services.providers.failures import classify_status, connection_failed, failure, scrub, upstream_message
+from services.providers.http_body import READ_ERRORS, HttpBody
+from services.providers.registry import Provider
+from services.settings import Settings
+from services.sse import read_events
+from services.think_tags import ThinkTagSplitter
+
+
+class OpenAICompatible:
+    """Sends a chat call to `<base_url><chat_path>` and normalises the streamed answer."""
+
+    def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
+        self.provider, self.http, self.settings = provider, http, settings
+
+    def request_body(self, call: ChatCall) -> dict:
+        """The client's body with the model mapped; the upstream is always streamed, with usage."""
+        target = self.provider.target(call.model)
+        body = dict(call.body)
+        body.pop("conversation_id", None)
+        body["model"] = target.model
+        for key, value in target.body.items():
+            body.setdefault(key, value)  # the client's own choice (e.g. `thinking`) wins
+        body["stream"] = True
+        # Streaming upstream even for non-stream clients gives one code path, a first-content deadline,
+        # and cancellation when the client leaves.
+        body["stream_options"] = {**(call.body.get("stream_options") or {}), "include_usage": True}
+        return body
+
+    def _headers(self, token: Token) -> dict:
+        return {"Authorization": f"Bearer {token.secret}", "Accept": "text/event-stream",
+                **self.provider.headers}
+
+    def open(self, call: ChatCall, token: Token) -> "OpenAIStream":
+        """Send the request and return its stream once the upstream answered 200."""
+        s = self.settings
+        try:
+            response = self.http.post(self.provider.url(self.provider.chat_path), json=self.request_body(call),
+                                      headers=self._headers(token), stream=True,
+                                      timeout=(s.connect_timeout, min(s.first_content_timeout, s.idle_timeout)))
+        except requests.ConnectTimeout:
+            raise failure(UpstreamTimeout(f"{self.provider.name}: no connection within {s.connect_timeout:g} s "
+                                          "(FREESEEK_CONNECT_TIMEOUT)."), token_state="rest", retryable=True)
+        except requests.ReadTimeout:
+            raise failure(UpstreamTimeout(f"{self.provider.name}: no response within "
+                                          f"{min(s.first_content_timeout, s.idle_timeout):g} s "
+                                          "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest", retryable=True)
+        except requests.RequestException:
+            raise connection_failed(self.provider.name, "could not connect") from None
+        body = HttpBody(response)
+        if response.status_code >= 300:
+            text = body.read_all(65536)
+            body.close()
+            raise classify_status(self.provider.name, token, response.status_code, text, response.headers)
+        return OpenAIStream(self.provider.name, token, body)
+
+    def check(self, token: Token) -> bool:
+        """Ask the provider's cheap key-check endpoint whether the key is live."""
+        try:
+            response = self.http.get(self.provider.url(self.provider.check_url), headers=self._headers(token),
+                                     timeout=(self.settings.connect_timeout, 30))
+        except requests.RequestException:
+            raise connection_failed(self.provider.name, "could not reach the key check") from None
+        with response:
+            if response.status_code == 200:
+                return True
+            if response.status_code in (401, 402, 403):
+                return False
+            raise classify_status(self.provider.name, token, response.status_code, response.content,
+                                  response.headers)
+
+
+class OpenAIStream:
+    """One upstream answer in OpenAI's SSE grammar, read into normalised events."""
+
+    def __init__(self, provider: str, token: Token, body: HttpBody):
+        self.provider, self.token, self.body = provider, token, body
+
+    def abort(self) -> None:
+        """Unblock the reader (called from another greenlet)."""
+        self.body.abort()
+
+    def close(self) -> None:
+        """Close the upstream connection."""
+        self.body.close()
+
+    def events(self) -> Iterator:
+        """Yield Text, ToolCalls, Usage and KeepAlive events, then one Finish; raise if the stream is cut."""
+        content_type = self.body.response.headers.get("Content-Type", "")
+        if "json" in content_type:
+            yield from self._whole_answer(self.body.read_all())
+            return
+        splitter = ThinkTagSplitter()
+        finish, done = None, False
+        try:
+            for sse in read_events(self.body.chunks()):
+                if sse.comment or not sse.data.strip():
+                    yield KEEPALIVE
+                    continue
+                if sse.data.strip() == "[DONE]":
+                    done = True
+                    break
+                chunk = self._decode(sse.data)
+                for event in self._chunk_events(chunk, splitter):
+                    if isinstance(event, Finish):
+                        finish = event
+                    else:
+                        yield event
+        except READ_ERRORS:
+            raise connection_failed(self.provider, "the connection broke during the answer") from None
+        yield from splitter.flush()
+        if finish is None and not done:
+            raise connection_failed(self.provider, "the stream ended before the answer was complete")
+        yield finish or Finish("stop")
+
+    def _decode(self, data: str) -> dict:
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise connection_failed(self.provider, "sent a malformed stream event") from None
+        if not isinstance(chunk, dict):
+            raise connection_failed(self.provider, "sent a malformed stream event")
+        if chunk.get("error"):
+            message = scrub(upstream_message(json.dumps(chunk)), self.token)
+            raise failure(UpstreamError(f"{self.provider} reported an error mid-stream: {message}"),
+                          token_state="rest", retryable=True)
+        return chunk
+
+    def _chunk_events(self, chunk: dict, splitter: ThinkTagSplitter) -> Iterator:
+        """Normalise one chunk (or a whole non-stream answer): reasoning in any of its three spellings."""
+        if isinstance(chunk.get("usage"), dict):
+            yield normalise_usage(chunk["usage"])
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or choice.get("message") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                yield Text(reasoning=reasoning)
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                yield from splitter.feed(delta["content"])
+            if delta.get("tool_calls"):
+                yield ToolCalls(delta["tool_calls"])
+            if choice.get("finish_reason"):
+                yield Finish(choice["finish_reason"])
+
+    def _whole_answer(self, data: bytes) -> Iterator:
+        """An upstream that ignored `stream` and sent one JSON answer (leading blank lines allowed)."""
+        splitter = ThinkTagSplitter()
+        chunk = self._decode(data.decode("utf-8", "replace").strip() or "{}")
+        finish = None
+        for event in self._chunk_events(chunk, splitter):
+            if isinstance(event, Finish):
+                finish = event
+            elif isinstance(event, ToolCalls):
+                yield ToolCalls([{"index": i, **call} for i, call in enumerate(event.calls)])
+            else:
+                yield event
+        yield from splitter.flush()
+        if finish is None:
+            raise connection_failed(self.provider, "answered without a complete message")
+        yield finish
+
+
+def normalise_usage(raw: dict) -> Usage:
+    """Read usage in OpenAI's or DeepSeek's spelling, keeping cached and reasoning tokens."""
+    cached = (raw.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached is None:
+        cached = raw.get("prompt_cache_hit_tokens")
+    reasoning = (raw.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
+                 completion_tokens=int(raw.get("completion_tokens") or 0),
+                 reasoning_tokens=reasoning, cached_tokens=cached)

@@ -1,0 +1,254 @@
+"""One request's life upstream: leasing tokens, failover, deadlines, keep-alive ticks and cancellation."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from services.chat_call import ChatCall
+from services.credentials import Token
+from services.errors import (ClientGone, GatewayError, PaymentRequired, RateLimited, Unauthorized, UpstreamError,
+                             UpstreamTimeout, UpstreamUnavailable)
+from services.events import KeepAlive, Text, ToolCalls
+from services.pool import TokenPool
+from services.providers.failures import failure
+from services.settings import Settings
+
+log = logging.getLogger("freeseek")
+
+HEARTBEAT = object()   # yielded by RelayRun.events() when a keep-alive is due
+_END = object()
+POLL_SECONDS = 0.5     # how often deadlines and the client's connection are checked while nothing flows
+
+# When every token failed, the error a client can act on best: retry-later before retry-never.
+_TELLING = [RateLimited, UpstreamUnavailable, UpstreamTimeout, UpstreamError, PaymentRequired, Unauthorized]
+
+
+class Cancelled(Exception):
+    """The run was cancelled because its client left."""
+
+
+@dataclass
+class _Failure:
+    error: GatewayError
+
+
+@dataclass
+class Attempt:
+    """One try with one token; the watchdog may abort it from another greenlet."""
+
+    token: Token
+    started: float
+    stream: object = None
+    content_at: float | None = None
+    abort_error: GatewayError | None = None
+
+
+@dataclass
+class RunStats:
+    """What the request log line reports."""
+
+    attempts: int = 0
+    token: Token | None = None
+    errors: list = field(default_factory=list)
+    ttfb: float | None = None        # seconds to the first byte of the answer sent to the client
+    usage: object = None             # the Usage finally reported
+
+
+class Relay:
+    """Starts runs; holds what every run shares (pool, adapters, settings)."""
+
+    def __init__(self, settings: Settings, pool: TokenPool, adapter_for: Callable[[str], object]):
+        self.settings, self.pool, self.adapter_for = settings, pool, adapter_for
+
+    def start(self, call: ChatCall, tokens: list[Token]) -> "RelayRun":
+        """Begin working on a call in the background; read its events from the returned run."""
+        run = RelayRun(self, call, tokens)
+        threading.Thread(target=run._produce, name=f"relay-{call.id}", daemon=True).start()
+        return run
+
+
+class RelayRun:
+    """A call in flight: a producer thread (a greenlet under gevent) feeds a queue the HTTP side reads."""
+
+    def __init__(self, relay: Relay, call: ChatCall, tokens: list[Token]):
+        self.relay, self.call, self.tokens = relay, call, tokens
+        self.settings = relay.settings
+        self.stats = RunStats()
+        self.started = time.monotonic()
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._attempt: Attempt | None = None
+        self._cancelled = threading.Event()
+        self._content_started = False
+
+    # ---- the HTTP side -------------------------------------------------------------------------------
+
+    def events(self, client_gone: Callable[[], bool] = lambda: False) -> Iterator:
+        """Yield the answer's events and HEARTBEAT when a keep-alive is due; raise the run's final error."""
+        s = self.settings
+        next_beat = time.monotonic() + s.first_heartbeat
+        last_check = 0.0
+        while True:
+            now = time.monotonic()
+            if now - last_check >= POLL_SECONDS:
+                last_check = now
+                self._enforce_deadlines(now)
+                if client_gone():
+                    raise ClientGone()
+            try:
+                item = self._queue.get(timeout=max(0.0, min(next_beat, now + POLL_SECONDS) - now))
+            except queue.Empty:
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + s.heartbeat
+                    yield HEARTBEAT
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            next_beat = time.monotonic() + s.heartbeat
+            yield item
+
+    def cancel(self) -> None:
+        """Stop the run at once: abort the upstream read and free the token."""
+        self._cancelled.set()
+        with self._lock:
+            if self._attempt is not None and self._attempt.stream is not None:
+                self._attempt.stream.abort()
+
+    @property
+    def content_started(self) -> bool:
+        """Whether any answer text has been produced (failover is no longer possible)."""
+        return self._content_started
+
+    def _enforce_deadlines(self, now: float) -> None:
+        """Abort the current attempt when a deadline passed; the producer then reports it."""
+        s = self.settings
+        with self._lock:
+            attempt = self._attempt
+            if attempt is None or attempt.abort_error is not None:
+                return
+            name = attempt.token.provider
+            if now - self.started > s.total_timeout:
+                error = failure(UpstreamTimeout(f"{name}: the answer took longer than {s.total_timeout:g} s "
+                                                "(FREESEEK_TOTAL_TIMEOUT)."), token_state=None, retryable=False)
+            elif attempt.content_at is None and now - attempt.started > s.first_content_timeout:
+                error = failure(UpstreamTimeout(f"{name}: no content within {s.first_content_timeout:g} s "
+                                                "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest",
+                                retryable=True)
+            elif attempt.content_at is not None and now - attempt.content_at > s.idle_timeout:
+                error = failure(UpstreamTimeout(f"{name}: no content for {s.idle_timeout:g} s "
+                                                "(FREESEEK_IDLE_TIMEOUT)."), token_state="rest", retryable=False)
+            else:
+                return
+            attempt.abort_error = error
+            if attempt.stream is not None:
+                attempt.stream.abort()
+
+    # ---- the upstream side ---------------------------------------------------------------------------
+
+    def _produce(self) -> None:
+        """Try the request's tokens in turn until one answers, then relay its events."""
+        try:
+            self._try_tokens()
+        except GatewayError as error:
+            self._queue.put(_Failure(error))
+        except Cancelled:
+            pass
+        except Exception:  # a bug of ours: the client still gets a clean error, the log the traceback
+            log.exception("request %s failed inside the gateway", self.call.id)
+            self._queue.put(_Failure(GatewayError("The gateway failed while handling this request.",
+                                                  code="internal_error")))
+        finally:
+            self._queue.put(_END)
+
+    def _try_tokens(self) -> None:
+        pool, errors = self.relay.pool, self.stats.errors
+        untried = list(self.tokens)
+        while untried:
+            try:
+                lease = pool.acquire(untried, self.settings.queue_timeout, self._cancelled)
+            except GatewayError as error:
+                errors.append(error)
+                break
+            untried.remove(lease.token)
+            self.stats.attempts += 1
+            self.stats.token = lease.token
+            try:
+                self._attempt_with(lease.token)
+                pool.report_success(lease.token)
+                return
+            except GatewayError as error:
+                pool.report_failure(lease.token, error)
+                errors.append(error)
+                if self._content_started or not error.retryable or self._cancelled.is_set():
+                    raise
+                log.info("request %s: %s failed (%s), trying the next token", self.call.id, lease.token.ref,
+                         error.status)
+            finally:
+                lease.release()
+        if self._cancelled.is_set():
+            raise Cancelled()
+        raise most_telling(errors)
+
+    def _attempt_with(self, token: Token) -> None:
+        attempt = Attempt(token, time.monotonic())
+        with self._lock:
+            if self._cancelled.is_set():
+                raise Cancelled()
+            self._attempt = attempt
+        stream = None
+        try:
+            stream = self.relay.adapter_for(token.provider).open(self.call, token)
+            with self._lock:
+                attempt.stream = stream
+                if attempt.abort_error is not None or self._cancelled.is_set():
+                    stream.abort()
+            for event in stream.events():
+                if attempt.abort_error is not None or self._cancelled.is_set():
+                    break
+                if isinstance(event, KeepAlive):
+                    continue  # upstream comments keep our socket alive; they are not content
+                if isinstance(event, (Text, ToolCalls)):
+                    attempt.content_at = time.monotonic()
+                    self._content_started = True
+                self._queue.put(event)
+        except Exception:
+            # A read that failed because we aborted it reports why we aborted, not the broken socket.
+            if attempt.abort_error is not None:
+                raise attempt.abort_error from None
+            if self._cancelled.is_set():
+                raise Cancelled() from None
+            raise
+        finally:
+            with self._lock:
+                self._attempt = None
+            if stream is not None:
+                stream.close()
+        if attempt.abort_error is not None:
+            raise attempt.abort_error
+        if self._cancelled.is_set():
+            raise Cancelled()
+
+
+def most_telling(errors: list[GatewayError]) -> GatewayError:
+    """Pick the error a client can act on best when every token failed."""
+    def rank(error: GatewayError) -> int:
+        for i, cls in enumerate(_TELLING):
+            if type(error) is cls:
+                return i
+        return len(_TELLING)
+    if not errors:
+        return RateLimited("No token could take this request.", retry_after=5)
+    best = min(errors, key=rank)
+    if isinstance(best, RateLimited):
+        waits = [e.retry_after for e in errors if isinstance(e, RateLimited) and e.retry_after]
+        best.retry_after = min(waits) if waits else 5
+    if len(errors) > 1:
+        best.message = f"All {len(errors)} tries failed; the most telling: {best.message}"
+    return best

@@ -1,0 +1,102 @@
+"""Every FREESEEK_* environment variable, parsed and validated once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+
+class ConfigError(Exception):
+    """The environment describes a server that must not start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the operator configured; defaults are what zero configuration means."""
+
+    # Server-held tokens (comma separated, like a Bearer header) and the keys clients must then present.
+    tokens: str = ""
+    api_keys: tuple[str, ...] = ()
+    providers_file: str = ""
+    # Seconds before the first keep-alive (so quick errors still get a real HTTP status), then between them.
+    first_heartbeat: float = 10.0
+    heartbeat: float = 15.0
+    # Upstream deadlines, in seconds; each is named in the error it causes.
+    connect_timeout: float = 10.0
+    first_content_timeout: float = 120.0
+    idle_timeout: float = 120.0
+    total_timeout: float = 1800.0
+    # How long a request may wait for a busy account before a 429.
+    queue_timeout: float = 60.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Upstream connections kept per host and worker; sized for many concurrent streams.
+    http_pool_size: int = 1000
+    log_level: str = "INFO"
+    # deepseek-web: answers at once per account, and session clean-up.
+    web_account_concurrency: int = 1
+    web_delete_sessions: bool = True
+    web_session_idle_seconds: float = 600.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read the settings from the environment (or a given mapping)."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(_ENV_NAMES.get(f.name, "FREESEEK_" + f.name.upper()))
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _convert(f.name, raw.strip(), f.type)
+        if "tokens" not in values and env.get("DEEP_SEEK_CHAT_AUTHORIZATION", "").strip():
+            values["tokens"] = env["DEEP_SEEK_CHAT_AUTHORIZATION"].strip()
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse configurations that would be unsafe or meaningless."""
+        if self.tokens and not self.api_keys:
+            raise ConfigError(
+                "FREESEEK_TOKENS (or DEEP_SEEK_CHAT_AUTHORIZATION) is set but FREESEEK_API_KEYS is not: "
+                "the server would be an open relay for the owner's accounts. Set FREESEEK_API_KEYS to the "
+                "comma-separated keys your clients will send as 'Authorization: Bearer <key>'."
+            )
+        for name in ("first_heartbeat", "heartbeat", "connect_timeout", "first_content_timeout",
+                     "idle_timeout", "total_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{_env_name(name)} must be a positive number of seconds")
+        if self.web_account_concurrency < 1:
+            raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
+
+
+_ENV_NAMES = {"heartbeat": "FREESEEK_HEARTBEAT_SECONDS", "first_heartbeat": "FREESEEK_FIRST_HEARTBEAT_SECONDS",
+              "tokens": "FREESEEK_TOKENS", "api_keys": "FREESEEK_API_KEYS"}
+
+
+def _env_name(field_name: str) -> str:
+    """Name the environment variable behind a settings field."""
+    return _ENV_NAMES.get(field_name, "FREESEEK_" + field_name.upper())
+
+
+def _convert(name: str, raw: str, kind: str):
+    """Turn one variable's text into the field's type, naming the variable when it is malformed."""
+    try:
+        if kind == "float":
+            return float(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "tuple[str, ...]":
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise ConfigError(f"{_env_name(name)}={raw!r} is not a valid {kind}") from None
