@@ -73,6 +73,7 @@ class TokenPool:
     def __init__(self, limit_for: Callable[[Token], int], store: HealthStore | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self._limit_for = limit_for
+        self.choose: Callable[[list[Token]], Token] = random.choice  # tie-break among the least busy
         self._store = store or MemoryHealthStore()
         self._clock = clock
         self._in_flight: dict[Token, int] = {}
@@ -155,7 +156,7 @@ class TokenPool:
             if not free:
                 continue
             fewest = min(self.in_flight(t) for t in free)
-            token = random.choice([t for t in free if self.in_flight(t) == fewest])
+            token = self.choose([t for t in free if self.in_flight(t) == fewest])
             self._in_flight[token] = self.in_flight(token) + 1
             waiter.lease = Lease(self, token)
             self._waiters.remove(waiter)

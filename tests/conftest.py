@@ -1,0 +1,42 @@
+"""Fixtures: a fake upstream on loopback and a gateway app pointed at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from tests.fakes.openai_upstream import FakeOpenAI
+
+API_PROVIDERS = ("deepseek", "siliconflow", "gitee", "qiniu", "huggingface", "github", "ollama")
+
+# Small timings so tests of keep-alives and deadlines finish quickly.
+FAST_ENV = {"FREESEEK_FIRST_HEARTBEAT_SECONDS": "1", "FREESEEK_HEARTBEAT_SECONDS": "0.5",
+            "FREESEEK_CONNECT_TIMEOUT": "2", "FREESEEK_FIRST_CONTENT_TIMEOUT": "5",
+            "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3"}
+
+
+def provider_overrides(url: str) -> dict:
+    """Point every API provider at the fake (key checks too)."""
+    return {name: {"base_url": url, "check_url": "/models"} for name in API_PROVIDERS}
+
+
+@pytest.fixture
+def fake():
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def make_app(fake):
+    """Build a gateway app on the fake, with extra environment variables."""
+    def build(**env):
+        app = create_app({"env": {**FAST_ENV, **env}, "providers": provider_overrides(fake.url)})
+        # Among equally busy tokens, take them in the request's order so tests are deterministic.
+        app.extensions["freeseek"].pool.choose = lambda tokens: tokens[0]
+        return app
+    return build
+
+
+@pytest.fixture
+def client(make_app):
+    return make_app().test_client()
