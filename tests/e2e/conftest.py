@@ -1,0 +1,94 @@
+"""Start `gunicorn wsgi:app` with gevent workers as a subprocess, pointed at a fake upstream."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import API_PROVIDERS
+from tests.fakes.openai_upstream import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GatewayProcess:
+    """A gunicorn gateway on a loopback port; `url` is its root."""
+
+    def __init__(self, tmp: Path, env: dict, providers_toml: str):
+        providers = tmp / f"providers-{time.monotonic_ns()}.toml"
+        providers.write_text(providers_toml)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"gunicorn-{self.port}.log"
+        full_env = {**os.environ, "FREESEEK_PROVIDERS_FILE": str(providers), **env}
+        full_env.pop("PORT", None)
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "-k", "gevent",
+             "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=ROOT, env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log.read_text()}")
+            try:
+                if requests.get(self.url + "/ping", timeout=1).text == "pong":
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)  # polling a port that is not open yet: there is no event to wait on
+        raise RuntimeError(f"gunicorn did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=25)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log_file.close()
+
+
+def providers_toml(url: str) -> str:
+    return "".join(f'[providers.{name}]\nbase_url = "{url}"\ncheck_url = "/models"\n\n' for name in API_PROVIDERS)
+
+
+E2E_ENV = {"FREESEEK_FIRST_HEARTBEAT_SECONDS": "0.5", "FREESEEK_HEARTBEAT_SECONDS": "0.5",
+           "FREESEEK_FIRST_CONTENT_TIMEOUT": "3", "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3",
+           "WEB_CONCURRENCY": "1"}
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def start_gateway(fake, tmp_path_factory):
+    """Start a gateway with extra environment variables; all are stopped after the module."""
+    started = []
+
+    def start(**env) -> GatewayProcess:
+        gateway = GatewayProcess(tmp_path_factory.mktemp("gw"), {**E2E_ENV, **env}, providers_toml(fake.url))
+        started.append(gateway)
+        return gateway
+    yield start
+    for gateway in started:
+        gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(start_gateway):
+    return start_gateway()
