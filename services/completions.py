@@ -59,9 +59,11 @@ class ChatService:
         return self._server_tokens
 
     def servable(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
-        """Keep the tokens whose provider can serve the model, or say which providers could."""
+        """Keep the tokens whose provider can serve the model (and own its conversation), or say which could."""
         able = self.registry.candidates(call.model)
         usable = [t for t in tokens if t.provider in able]
+        for provider in dict.fromkeys(t.provider for t in usable):
+            usable = self.relay.adapter_for(provider).pin(call, usable)
         if not usable:
             given = sorted({t.provider for t in tokens})
             raise BadRequest(f"Model '{call.model.name}' cannot be served with the tokens given (providers: "

@@ -36,7 +36,7 @@ class Settings:
     # deepseek-web: answers at once per account, and session clean-up.
     web_account_concurrency: int = 1
     web_delete_sessions: bool = True
-    web_session_idle_seconds: float = 600.0
+    web_session_idle_seconds: float = 1800.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
+from tests.fakes.deepseek_web import FakeWebChat
 from tests.fakes.openai_upstream import FakeOpenAI
 
 API_PROVIDERS = ("deepseek", "siliconflow", "gitee", "qiniu", "huggingface", "github", "ollama")
@@ -15,9 +16,10 @@ FAST_ENV = {"FREESEEK_FIRST_HEARTBEAT_SECONDS": "1", "FREESEEK_HEARTBEAT_SECONDS
             "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3"}
 
 
-def provider_overrides(url: str) -> dict:
-    """Point every API provider at the fake (key checks too)."""
-    return {name: {"base_url": url, "check_url": "/models"} for name in API_PROVIDERS}
+def provider_overrides(url: str, web_url: str) -> dict:
+    """Point every API provider at the fake (key checks too), and deepseek-web at the fake web chat."""
+    return {**{name: {"base_url": url, "check_url": "/models"} for name in API_PROVIDERS},
+            "deepseek-web": {"base_url": web_url}}
 
 
 @pytest.fixture
@@ -27,10 +29,16 @@ def fake():
 
 
 @pytest.fixture
-def make_app(fake):
-    """Build a gateway app on the fake, with extra environment variables."""
+def web():
+    with FakeWebChat() as server:
+        yield server
+
+
+@pytest.fixture
+def make_app(fake, web):
+    """Build a gateway app on the fakes, with extra environment variables."""
     def build(**env):
-        app = create_app({"env": {**FAST_ENV, **env}, "providers": provider_overrides(fake.url)})
+        app = create_app({"env": {**FAST_ENV, **env}, "providers": provider_overrides(fake.url, web.url)})
         # Among equally busy tokens, take them in the request's order so tests are deterministic.
         app.extensions["freeseek"].pool.choose = lambda tokens: tokens[0]
         return app

@@ -25,6 +25,10 @@ class OpenAICompatible:
     def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
         self.provider, self.http, self.settings = provider, http, settings
 
+    def pin(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
+        """API keys are interchangeable: any of them may serve any turn."""
+        return tokens
+
     def request_body(self, call: ChatCall) -> dict:
         """The client's body with the model mapped; the upstream is always streamed, with usage."""
         target = self.provider.target(call.model)

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import API_PROVIDERS
+from tests.fakes.deepseek_web import FakeWebChat
 from tests.fakes.openai_upstream import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,12 +61,15 @@ class GatewayProcess:
         self._log_file.close()
 
 
-def providers_toml(url: str) -> str:
-    return "".join(f'[providers.{name}]\nbase_url = "{url}"\ncheck_url = "/models"\n\n' for name in API_PROVIDERS)
+def providers_toml(url: str, web_url: str) -> str:
+    """Every provider on a fake: the API ones on the OpenAI fake, deepseek-web on the web chat fake."""
+    tables = [f'[providers.{name}]\nbase_url = "{url}"\ncheck_url = "/models"\n' for name in API_PROVIDERS]
+    tables.append(f'[providers.deepseek-web]\nbase_url = "{web_url}"\n')
+    return "\n".join(tables)
 
 
 E2E_ENV = {"FREESEEK_FIRST_HEARTBEAT_SECONDS": "0.5", "FREESEEK_HEARTBEAT_SECONDS": "0.5",
-           "FREESEEK_FIRST_CONTENT_TIMEOUT": "3", "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3",
+           "FREESEEK_FIRST_CONTENT_TIMEOUT": "10", "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3",
            "WEB_CONCURRENCY": "1"}
 
 
@@ -76,12 +80,18 @@ def fake():
 
 
 @pytest.fixture(scope="module")
-def start_gateway(fake, tmp_path_factory):
+def web():
+    with FakeWebChat() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def start_gateway(fake, web, tmp_path_factory):
     """Start a gateway with extra environment variables; all are stopped after the module."""
     started = []
 
     def start(**env) -> GatewayProcess:
-        gateway = GatewayProcess(tmp_path_factory.mktemp("gw"), {**E2E_ENV, **env}, providers_toml(fake.url))
+        gateway = GatewayProcess(tmp_path_factory.mktemp("gw"), {**E2E_ENV, **env}, providers_toml(fake.url, web.url))
         started.append(gateway)
         return gateway
     yield start

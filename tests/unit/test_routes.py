@@ -107,18 +107,19 @@ def test_server_without_api_keys_refuses_to_start(fake):
             create_app({"env": {name: "sk-owner"}})
 
 
-def test_server_held_tokens_need_an_api_key(fake):
+def test_server_held_tokens_need_an_api_key(fake, web):
     app = create_app({"env": {**FAST_ENV, "DEEP_SEEK_CHAT_AUTHORIZATION": "sk-owner",
-                              "FREESEEK_API_KEYS": "key-1,key-2"}, "providers": provider_overrides(fake.url)})
+                              "FREESEEK_API_KEYS": "key-1,key-2"},
+                      "providers": provider_overrides(fake.url, web.url)})
     client = app.test_client()
     assert client.post("/v1/chat/completions", json=GOOD, headers={"Authorization": "Bearer sk-mine"}).status_code == 401
     response = client.post("/v1/chat/completions", json=GOOD, headers={"Authorization": "Bearer key-2"})
     assert response.status_code == 200 and fake.keys_used() == ["sk-owner"]
 
 
-def test_providers_file_overrides_and_adds_providers(fake, tmp_path):
+def test_providers_file_overrides_and_adds_providers(fake, web, tmp_path):
     path = tmp_path / "providers.toml"
-    path.write_text(f'[providers.deepseek]\nbase_url = "{fake.url}"\n\n'
+    path.write_text(f'[providers.deepseek]\nbase_url = "{fake.url}"\n\n[providers.deepseek-web]\nbase_url = "{web.url}"\n\n'
                     f'[providers.myollama]\nbase_url = "{fake.url}"\nmodels = {{ chat = "deepseek-v3:671b" }}\n')
     client = create_app({"env": {**FAST_ENV, "FREESEEK_PROVIDERS_FILE": str(path)}}).test_client()
     response = client.post("/v1/chat/completions", json=GOOD, headers={"Authorization": "Bearer myollama:anything"})

@@ -1,0 +1,102 @@
+"""The deepseek-web provider under gunicorn + gevent, driven by the openai SDK, against the fake web chat."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import openai
+import requests
+
+MESSAGES = [{"role": "user", "content": "hello web"}]
+
+
+def sdk(gateway, key):
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=60)
+
+
+def test_stream_and_non_stream_with_reasoning(gateway, web):
+    client = sdk(gateway, "e2e-web-1")
+    chunks = list(client.chat.completions.create(model="deepseek-r1", messages=MESSAGES, stream=True,
+                                                 stream_options={"include_usage": True}))
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+                        for c in chunks if c.choices)
+    assert (content, reasoning) == ("echo: hello web", "Let me think.")
+    assert chunks[-1].usage.completion_tokens_details.reasoning_tokens > 0
+    whole = client.chat.completions.create(model="deepseek-chat", messages=MESSAGES)
+    assert whole.choices[0].message.content == "echo: hello web" and "@" in whole.id
+    assert web.violations == []
+
+
+def test_conversation_id_and_automatic_continuation(gateway, web):
+    client = sdk(gateway, "e2e-web-2")
+    first = client.chat.completions.create(model="deepseek-chat", messages=MESSAGES)
+    client.chat.completions.create(model="deepseek-chat", messages=[{"role": "user", "content": "next"}],
+                                   extra_body={"conversation_id": first.id})
+    assert web.completions[-1]["parent"] == web.completions[-2]["message_id"]
+    history = MESSAGES + [{"role": "assistant", "content": first.choices[0].message.content},
+                          {"role": "user", "content": "again"}]
+    client.chat.completions.create(model="deepseek-chat", messages=history)
+    last = web.completions[-1]
+    assert last["prompt"] == "again" and last["session"] == first.id.split("@")[0]
+
+
+def test_dead_web_token_fails_over_to_an_api_key(gateway, web, fake):
+    web.account("e2e-web-dead", state="dead")
+    reply = sdk(gateway, "e2e-web-dead,sk-e2e-after-web").chat.completions.create(model="deepseek-chat",
+                                                                                   messages=MESSAGES)
+    assert reply.choices[0].message.content == "echo: hello web"
+    assert "sk-e2e-after-web" in fake.keys_used()
+
+
+def test_two_requests_on_one_account_take_turns(gateway, web):
+    web.account("e2e-web-turns", text=["a "] * 5, pace=0.05)
+    results = []
+
+    def ask():
+        chunks = sdk(gateway, "e2e-web-turns").chat.completions.create(model="deepseek-chat", messages=MESSAGES,
+                                                                       stream=True)
+        results.append("".join(c.choices[0].delta.content or "" for c in chunks))
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == ["a " * 5] * 2 and web.violations == []
+
+
+def test_client_leaving_sends_stop_stream(gateway, web):
+    web.stopped.clear()
+    web.account("e2e-web-leave", text=["tick "] * 400, pace=0.02)
+    response = requests.post(gateway.url + "/v1/chat/completions", stream=True, timeout=30,
+                             json={"model": "deepseek-chat", "messages": MESSAGES, "stream": True},
+                             headers={"Authorization": "Bearer e2e-web-leave"})
+    for chunk in response.iter_content(chunk_size=None):
+        if b"tick" in chunk:
+            break
+    response.close()
+    assert web.stopped.wait(2) and web.stops[-1]["message_id"] == web.completions[-1]["message_id"]
+
+
+def test_a_long_proof_of_work_does_not_hold_up_other_streams(gateway, web, fake):
+    fake.script("sk-e2e-ticker", text=["t"] * 60, pace=0.05)
+    web.difficulty, web.pow_answer = 3_000_000, 2_999_999
+    try:
+        arrivals = []
+        ticker = requests.post(gateway.url + "/v1/chat/completions", stream=True, timeout=60,
+                               json={"model": "deepseek-chat", "messages": MESSAGES, "stream": True},
+                               headers={"Authorization": "Bearer sk-e2e-ticker"})
+        chunks = ticker.iter_content(chunk_size=None)
+        next(chunks)
+        solver = threading.Thread(target=lambda: sdk(gateway, "e2e-web-pow").chat.completions.create(
+            model="deepseek-chat", messages=MESSAGES))
+        solver.start()
+        for _ in chunks:
+            arrivals.append(time.monotonic())
+        solver.join(60)
+    finally:
+        web.difficulty, web.pow_answer = 1500, None
+    assert any(c["token"] == "e2e-web-pow" for c in web.completions)  # the solve happened meanwhile
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert max(gaps) < 0.5, f"a stream stalled for {max(gaps):.2f} s during a proof-of-work solve"
