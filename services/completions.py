@@ -81,12 +81,12 @@ class ChatService:
         try:
             if call.stream:
                 first = next(events, None)
-                return Reply(200, self._stream(run, answer, chain([first], events)), "text/event-stream",
-                             dict(SSE_HEADERS))
+                body = self._stream(run, answer, chain([first], events))
+                return Reply(200, self._send(run, answer, body, data_event), "text/event-stream", dict(SSE_HEADERS))
             for item in events:
                 if item is HEARTBEAT:
                     # The answer is slow: commit to 200 and keep the connection busy with whitespace.
-                    return Reply(200, self._late_json(run, answer, events))
+                    return Reply(200, self._send(run, answer, self._late_json(run, answer, events), dumps))
                 answer.apply(item)
             reply = dumps(answer.completion(self._usage(run, answer)))
             run.stats.ttfb = time.monotonic() - run.started
@@ -102,44 +102,39 @@ class ChatService:
             raise
 
     def _stream(self, run: RelayRun, answer: Answer, events: Iterator) -> Iterator[bytes]:
-        """SSE body: keep-alive comments, chunks, finish (+usage), [DONE]; a late error goes in-band."""
-        status = 200
-        try:
-            for item in events:
-                if item is None:
-                    continue
-                if item is HEARTBEAT:
-                    yield KEEPALIVE_COMMENT
-                    continue
-                out = b"".join(data_event(chunk) for chunk in answer.apply(item))
-                if out:
-                    if run.stats.ttfb is None:
-                        run.stats.ttfb = time.monotonic() - run.started
-                    yield out
-            yield b"".join(data_event(c) for c in answer.finish_chunks(self._usage(run, answer))) + DONE
-        except GatewayError as error:
-            status = error.status
-            yield data_event(error.body())
-        except (ClientGone, GeneratorExit):
-            status = 499
-        finally:
-            run.cancel()
-            self._log(run, status, answer)
+        """SSE body: keep-alive comments, chunks, finish (+usage), [DONE]."""
+        for item in events:
+            if item is None:
+                continue
+            if item is HEARTBEAT:
+                yield KEEPALIVE_COMMENT
+                continue
+            out = b"".join(data_event(chunk) for chunk in answer.apply(item))
+            if out:
+                if run.stats.ttfb is None:
+                    run.stats.ttfb = time.monotonic() - run.started
+                yield out
+        yield b"".join(data_event(c) for c in answer.finish_chunks(self._usage(run, answer))) + DONE
 
     def _late_json(self, run: RelayRun, answer: Answer, events: Iterator) -> Iterator[bytes]:
         """Non-stream body for a slow answer: leading whitespace while waiting, then the JSON."""
+        yield b"\n"
+        for item in events:
+            if item is HEARTBEAT:
+                yield b"\n"
+            else:
+                answer.apply(item)
+        yield dumps(answer.completion(self._usage(run, answer)))
+
+    def _send(self, run: RelayRun, answer: Answer, body: Iterator[bytes],
+              render_error: Callable[[dict], bytes]) -> Iterator[bytes]:
+        """Send a streamed body; an error after the first byte goes in-band; always free the upstream and log."""
         status = 200
         try:
-            yield b"\n"
-            for item in events:
-                if item is HEARTBEAT:
-                    yield b"\n"
-                else:
-                    answer.apply(item)
-            yield dumps(answer.completion(self._usage(run, answer)))
+            yield from body
         except GatewayError as error:
             status = error.status
-            yield dumps(error.body())
+            yield render_error(error.body())
         except (ClientGone, GeneratorExit):
             status = 499
         finally:

@@ -15,8 +15,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.loopback import LoopbackServer
 
 from tests.fakes.keccak_reference import deepseek_hash_hex
 
@@ -37,7 +38,7 @@ class Account:
     split_bytes: int = 0
 
 
-class FakeWebChat:
+class FakeWebChat(LoopbackServer):
     """`with FakeWebChat() as web:`; `web.url` is its base URL."""
 
     def __init__(self, difficulty: int = 1500) -> None:
@@ -56,18 +57,9 @@ class FakeWebChat:
         self._active: dict[str, int] = {}
         self._next_message: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        super().__init__()
+        self.url = self.root
 
-    def __enter__(self) -> "FakeWebChat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def account(self, token: str, **kwargs) -> str:
         """Script a token's account; returns the token."""

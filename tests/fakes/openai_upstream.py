@@ -7,8 +7,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Script:
     tool_calls: list | None = None
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """Start with `with FakeOpenAI() as fake:`; `fake.url` is its base URL, `fake.requests` what it received."""
 
     def __init__(self) -> None:
@@ -40,19 +41,8 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self.dead_keys: set[str] = set()
         self.disconnected = threading.Event()   # set when a stream's client went away before its end
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
-        # A short poll interval makes shutdown (each test's teardown) quick.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    def __enter__(self) -> "FakeOpenAI":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
+        self.url = self.root + "/v1"
 
     def script(self, key: str, **kwargs) -> str:
         """Make requests with `key` behave as described; returns the key."""
