@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ class Token:
     provider: str
     secret: str = field(repr=False)
 
-    @property
+    @functools.cached_property
     def ref(self) -> str:
         """A short stable hash that identifies the token in logs and errors."""
         digest = hashlib.sha256(f"{self.provider}:{self.secret}".encode()).hexdigest()

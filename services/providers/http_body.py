@@ -18,6 +18,7 @@ class HttpBody:
 
     def __init__(self, response: requests.Response):
         self.response = response
+        self._complete = False
 
     def chunks(self) -> Iterator[bytes]:
         """Yield bytes as soon as they arrive (chunked or not), decoded from gzip/deflate."""
@@ -25,8 +26,15 @@ class HttpBody:
         while True:
             data = raw.read1(READ_SIZE, decode_content=True)
             if not data:
+                self._complete = True
                 return
             yield data
+
+    def finish(self, chunks: Iterator[bytes]) -> None:
+        """Read what follows the answer's end marker (the body's last chunk), as the OpenAI SDK does, so
+        the connection can be reused: opening one per request cost more than the rest of the relay."""
+        for _ in chunks:
+            pass
 
     def read_all(self, limit: int = 1 << 20) -> bytes:
         """Read a (small) whole body, such as an error reply."""
@@ -43,5 +51,8 @@ class HttpBody:
             pass  # already closed, released, or not a real socket (unit tests' mocks)
 
     def close(self) -> None:
-        """Close the connection without reading the rest of the body."""
-        self.response.close()
+        """Return a fully read connection to the pool; close any other without reading further."""
+        if self._complete:
+            self.response.raw.release_conn()
+        else:
+            self.response.close()

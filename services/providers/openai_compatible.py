@@ -108,8 +108,9 @@ class OpenAIStream:
             return
         splitter = ThinkTagSplitter()
         finish, done = None, False
+        chunks = self.body.chunks()
         try:
-            for sse in read_events(self.body.chunks()):
+            for sse in read_events(chunks):
                 if sse.comment or not sse.data.strip():
                     yield KEEPALIVE
                     continue
@@ -122,6 +123,8 @@ class OpenAIStream:
                         finish = event
                     else:
                         yield event
+            if done:
+                self.body.finish(chunks)
         except READ_ERRORS:
             raise connection_failed(self.provider, "the connection broke during the answer") from None
         yield from splitter.flush()

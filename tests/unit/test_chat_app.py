@@ -260,3 +260,10 @@ def test_native_model_id_goes_only_to_providers_that_list_it(client, fake):
     response = chat(client, tokens="ollama:x,siliconflow:sk-sf", model="deepseek-ai/DeepSeek-V3")
     assert response.status_code == 200
     assert fake.keys_used() == ["sk-sf"] and fake.requests[-1]["json"]["model"] == "deepseek-ai/DeepSeek-V3"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_upstream_connections_are_reused_after_complete_answers(client, fake, stream):
+    for _ in range(3):
+        assert chat(client, stream=stream).status_code == 200
+    assert len({r["client_port"] for r in fake.requests}) == 1  # one keep-alive connection served all three

@@ -1,0 +1,95 @@
+"""Run every benchmark: `python -m bench` (full, several minutes) or `python -m bench --quick` (under a minute)."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from bench import report, scenarios  # noqa: E402
+from bench.contestants import ROOT, start_gateway, start_litellm, start_upstream  # noqa: E402
+
+FULL = {"latency_requests": 1000, "throughput_seconds": 10, "throughput_rounds": 2, "streams": [1000, 2000, 5000],
+        "stream_chunks": 30, "stream_pace": 1.0, "ramp_seconds": 20, "pow_runs": 5}
+QUICK = {"latency_requests": 100, "throughput_seconds": 2, "throughput_rounds": 1, "streams": [200],
+         "stream_chunks": 5, "stream_pace": 0.2, "ramp_seconds": 0, "pow_runs": 1}
+
+
+def summary(times: dict[str, list[float]]) -> dict:
+    """p50/p99 per contestant, and what each proxy adds over the direct floor, in milliseconds."""
+    out = {name: {"p50_ms": scenarios.percentile(t, 50) * 1000, "p99_ms": scenarios.percentile(t, 99) * 1000}
+           for name, t in times.items()}
+    for name, row in out.items():
+        if name != "direct":
+            row["added_p50_ms"] = row["p50_ms"] - out["direct"]["p50_ms"]
+            row["added_p99_ms"] = row["p99_ms"] - out["direct"]["p99_ms"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, no LiteLLM: a smoke run for CI")
+    parser.add_argument("--litellm", action=argparse.BooleanOptionalAction, default=None,
+                        help="include LiteLLM's proxy (default: in full runs)")
+    parser.add_argument("--streams", help="comma-separated slow-stream counts, e.g. 1000,2000,5000")
+    parser.add_argument("--out", help="folder for results.json, benchmarks.md and plots (default: docs/ for "
+                                      "full runs, a temporary folder for quick ones)")
+    args = parser.parse_args()
+    config = dict(QUICK if args.quick else FULL)
+    if args.streams:
+        config["streams"] = [int(n) for n in args.streams.split(",")]
+    use_litellm = (not args.quick) if args.litellm is None else args.litellm
+    out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    results = {"mode": "quick" if args.quick else "full", "config": config,
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+               "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    running = []
+    try:
+        upstream = start_upstream(workdir)
+        running.append(upstream)
+        gateway = start_gateway(workdir, upstream)
+        running.append(gateway)
+        if use_litellm:
+            print("starting LiteLLM (its virtual environment is created on first use)...", flush=True)
+            running.append(start_litellm(workdir, upstream, ROOT / "bench" / ".litellm-venv"))
+        contestants = list(running)
+        for stream in (False, True):
+            mode = "stream" if stream else "non_stream"
+            print(f"latency, {mode}...", flush=True)
+            results.setdefault("latency", {})[mode] = summary(
+                scenarios.latency(contestants, config["latency_requests"], stream))
+            print(f"throughput at concurrency 64, {mode}...", flush=True)
+            for contestant in contestants:
+                rounds = [scenarios.throughput(contestant, 64, config["throughput_seconds"], stream)
+                          for _ in range(config["throughput_rounds"])]
+                results.setdefault("throughput", {}).setdefault(mode, {})[contestant.name] = {
+                    "rps": sorted(r["rps"] for r in rounds)[len(rounds) // 2], "errors": sum(r["errors"] for r in rounds)}
+        for n in config["streams"]:
+            for contestant in (upstream, gateway):
+                print(f"{n} slow streams through {contestant.name}...", flush=True)
+                pid = gateway.server_pid if contestant is gateway else None
+                # Open the streams over ramp_seconds (less than a stream lasts, so all are open at once).
+                rate = n / config["ramp_seconds"] if config["ramp_seconds"] else 0
+                row = scenarios.slow_streams(contestant, n, config["stream_chunks"], config["stream_pace"], rate, pid)
+                results.setdefault("slow_streams", []).append({"contestant": contestant.name, **row})
+        print("proof of work...", flush=True)
+        results["pow"] = scenarios.proof_of_work(config["pow_runs"])
+    finally:
+        for contestant in reversed(running):
+            contestant.stop()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    report.write(results, out)
+    print(report.verdicts(results))
+    print(f"results in {out}")
+
+
+if __name__ == "__main__":
+    main()

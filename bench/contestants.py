@@ -1,0 +1,117 @@
+"""Start and stop what is measured: the fake upstream, the gateway, and LiteLLM's proxy."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAT_PATH = "/v1/chat/completions"
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float, log: Path) -> None:
+    """Wait until something listens on the port, or fail with the process's log."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited:\n{log.read_text()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # nothing to await across processes but the port itself
+    raise RuntimeError(f"nothing listened on {port} within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Contestant:
+    """Something that answers chat completions on a port."""
+
+    name: str
+    port: int
+    token: str
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def server_pid(self) -> int:
+        """The process that serves requests (gunicorn's worker, not its master)."""
+        if self.process is None:
+            raise RuntimeError("no process")
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return int(children[0]) if children else self.process.pid
+
+    def stop(self) -> None:
+        """Stop the process and its children."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _start(name: str, args: list[str], env: dict, workdir: Path, port: int, token: str, seconds: float) -> Contestant:
+    log = workdir / f"{name}.log"
+    process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT)
+    wait_for_port(port, process, seconds, log)
+    return Contestant(name, port, token, process, log)
+
+
+def start_upstream(workdir: Path) -> Contestant:
+    """The fake upstream; "direct" means asking it without a proxy."""
+    port = free_port()
+    return _start("direct", [sys.executable, "-m", "bench.upstream", str(port)], {}, workdir, port, "bench", 15)
+
+
+def start_gateway(workdir: Path, upstream: Contestant) -> Contestant:
+    """freeseek under gunicorn with one gevent worker, its ollama provider pointed at the upstream."""
+    providers = workdir / "providers.toml"
+    providers.write_text(f'[providers.ollama]\nbase_url = "http://127.0.0.1:{upstream.port}/v1"\n')
+    port = free_port()
+    env = {"FREESEEK_PROVIDERS_FILE": str(providers), "WEB_CONCURRENCY": "1"}
+    return _start("freeseek", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b",
+                               f"127.0.0.1:{port}", "wsgi:app"], env, workdir, port, "ollama:bench", 30)
+
+
+def litellm_python(venv: Path) -> Path:
+    """LiteLLM's proxy in a virtual environment of its own (created on first use; never a project dependency)."""
+    python = venv / "bin" / "python"
+    if not (venv / "bin" / "litellm").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "litellm[proxy]"], check=True)
+    return python
+
+
+def start_litellm(workdir: Path, upstream: Contestant, venv: Path) -> Contestant:
+    """LiteLLM's proxy with one worker, serving deepseek-chat from the same upstream."""
+    litellm_python(venv)
+    config = workdir / "litellm.yaml"
+    config.write_text("model_list:\n  - model_name: deepseek-chat\n    litellm_params:\n"
+                      f"      model: openai/deepseek-v3\n      api_base: http://127.0.0.1:{upstream.port}/v1\n"
+                      "      api_key: bench\nlitellm_settings:\n  drop_params: true\n")
+    port = free_port()
+    env = {"LITELLM_LOG": "ERROR", "DISABLE_ADMIN_UI": "True", "LITELLM_TELEMETRY": "False"}
+    return _start("litellm", [str(venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1",
+                              "--port", str(port), "--num_workers", "1"], env, workdir, port, "sk-bench", 180)
