@@ -18,7 +18,6 @@ class HttpBody:
 
     def __init__(self, response: requests.Response):
         self.response = response
-        self._complete = False
 
     def chunks(self) -> Iterator[bytes]:
         """Yield bytes as soon as they arrive (chunked or not), decoded from gzip/deflate."""
@@ -26,8 +25,7 @@ class HttpBody:
         while True:
             data = raw.read1(READ_SIZE, decode_content=True)
             if not data:
-                self._complete = True
-                return
+                return  # urllib3 has put a fully read connection back in its pool
             yield data
 
     def finish(self, chunks: Iterator[bytes]) -> None:
@@ -51,8 +49,5 @@ class HttpBody:
             pass  # already closed, released, or not a real socket (unit tests' mocks)
 
     def close(self) -> None:
-        """Return a fully read connection to the pool; close any other without reading further."""
-        if self._complete:
-            self.response.raw.release_conn()
-        else:
-            self.response.close()
+        """Close a connection that was not read to its end (a fully read one is already back in the pool)."""
+        self.response.close()

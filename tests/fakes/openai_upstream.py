@@ -59,8 +59,7 @@ class FakeOpenAI(LoopbackServer):
         request = Request(environ)
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
         body = request.get_json(silent=True) if request.method == "POST" else None
-        self.requests.append({"path": request.path, "key": key, "headers": dict(request.headers), "json": body,
-                              "client_port": environ.get("REMOTE_PORT")})
+        self.requests.append({"path": request.path, "key": key, "headers": dict(request.headers), "json": body})
         if request.path.endswith(("/models", "/user/info")) and request.method == "GET":
             alive = key not in self.dead_keys and self.scripts.get(key, Script()).status != 401
             response = Response(json.dumps({"object": "list", "data": []}) if alive else

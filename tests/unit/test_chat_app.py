@@ -7,6 +7,9 @@ import logging
 
 import pytest
 
+from app import create_app
+from tests.conftest import FAST_ENV
+from tests.fakes.keepalive_upstream import KeepAliveUpstream
 from tests.helpers import deepseek_tokens
 
 
@@ -263,7 +266,10 @@ def test_native_model_id_goes_only_to_providers_that_list_it(client, fake):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_upstream_connections_are_reused_after_complete_answers(client, fake, stream):
-    for _ in range(3):
-        assert chat(client, stream=stream).status_code == 200
-    assert len({r["client_port"] for r in fake.requests}) == 1  # one keep-alive connection served all three
+def test_upstream_connections_are_reused_after_complete_answers(stream):
+    with KeepAliveUpstream() as upstream:
+        client = create_app({"env": FAST_ENV, "providers": {"ollama": {"base_url": upstream.url}}}).test_client()
+        for _ in range(3):
+            response = chat(client, tokens="ollama:x", stream=stream)
+            assert response.status_code == 200 and "ok" in response.get_data(as_text=True)
+        assert len(upstream.client_ports) == 3 and len(set(upstream.client_ports)) == 1  # one connection
