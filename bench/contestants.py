@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -112,6 +113,9 @@ def start_litellm(workdir: Path, upstream: Contestant, venv: Path) -> Contestant
                       f"      model: openai/deepseek-v3\n      api_base: http://127.0.0.1:{upstream.port}/v1\n"
                       "      api_key: bench\nlitellm_settings:\n  drop_params: true\n")
     port = free_port()
-    env = {"LITELLM_LOG": "ERROR", "DISABLE_ADMIN_UI": "True", "LITELLM_TELEMETRY": "False"}
+    # LiteLLM refuses to start without a master key; clients then present it, as ours present tokens.
+    master_key = "sk-" + secrets.token_hex(32)
+    env = {"LITELLM_LOG": "ERROR", "DISABLE_ADMIN_UI": "True", "LITELLM_TELEMETRY": "False",
+           "LITELLM_MASTER_KEY": master_key}
     return _start("litellm", [str(venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1",
-                              "--port", str(port), "--num_workers", "1"], env, workdir, port, "sk-bench", 180)
+                              "--port", str(port), "--num_workers", "1"], env, workdir, port, master_key, 180)

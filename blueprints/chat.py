@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 import socket
 from typing import Callable
 
@@ -27,14 +26,19 @@ def chat_completions():
 def client_probe(environ: dict) -> Callable[[], bool]:
     """A check that the client closed its connection, so a silent upstream wait can be cancelled."""
     sock = environ.get("gunicorn.socket")
-    if sock is None:
-        return lambda: False
+    return (lambda: False) if sock is None else (lambda: connection_closed(sock))
 
-    def gone() -> bool:
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            # Readable with nothing to read means the peer closed; a pipelined request is data.
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
-            return True
-    return gone
+
+def connection_closed(sock: socket.socket) -> bool:
+    """Peek without blocking: end-of-stream means the peer closed; data (a pipelined request) or nothing
+    to read means it is still there. (select() is not used: it fails for descriptors above 1023.)"""
+    timeout = sock.gettimeout()
+    try:
+        sock.settimeout(0)
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
