@@ -71,14 +71,22 @@ def main() -> None:
                           for _ in range(config["throughput_rounds"])]
                 results.setdefault("throughput", {}).setdefault(mode, {})[contestant.name] = {
                     "rps": sorted(r["rps"] for r in rounds)[len(rounds) // 2], "errors": sum(r["errors"] for r in rounds)}
+        gateway.stop()
+        running.remove(gateway)
         for n in config["streams"]:
-            for contestant in (upstream, gateway):
+            # A fresh gateway for each size, so its memory before the streams is a clean baseline.
+            fresh = start_gateway(workdir, upstream)
+            running.append(fresh)
+            scenarios.latency([fresh], 20, True)  # imports and caches loaded before the memory baseline
+            for contestant in (upstream, fresh):
                 print(f"{n} slow streams through {contestant.name}...", flush=True)
-                pid = gateway.server_pid if contestant is gateway else None
+                pid = fresh.server_pid if contestant is fresh else None
                 # Open the streams over ramp_seconds (less than a stream lasts, so all are open at once).
                 rate = n / config["ramp_seconds"] if config["ramp_seconds"] else 0
                 row = scenarios.slow_streams(contestant, n, config["stream_chunks"], config["stream_pace"], rate, pid)
                 results.setdefault("slow_streams", []).append({"contestant": contestant.name, **row})
+            fresh.stop()
+            running.remove(fresh)
         print("proof of work...", flush=True)
         results["pow"] = scenarios.proof_of_work(config["pow_runs"])
     finally:
