@@ -87,12 +87,12 @@ def timed_request(conn: Connection, path: str, body: dict, token: str) -> float:
     return time.perf_counter() - start
 
 
-def chunk_delays(conn: Connection, path: str, body: dict, token: str) -> tuple[list[float], bool]:
-    """Stream one answer; per content chunk, the delay between the upstream sending it and us reading it."""
+def chunk_delays(conn: Connection, path: str, body: dict, token: str) -> tuple[list[tuple[float, float]], bool]:
+    """Stream one answer; per content chunk, (when the upstream sent it, how long it took to reach us)."""
     conn.post(path, body, token)
     delays, last = [], b""
     for piece in conn.pieces():  # each HTTP chunk holds whole SSE events, from the upstream and the gateway
         now = time.time()
-        delays += [now - float(match.group(1)) for match in _CONTENT_TS.finditer(piece)]
+        delays += [(float(m.group(1)), now - float(m.group(1))) for m in _CONTENT_TS.finditer(piece)]
         last = piece
     return delays, last.rstrip().endswith(b"data: [DONE]")

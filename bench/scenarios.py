@@ -76,21 +76,26 @@ def slow_streams(contestant: Contestant, streams: int, chunks: int, pace: float,
         except (HttpError, OSError) as exc:
             failures.append(type(exc).__name__)
     rss_before = rss_kb(server_pid) if server_pid else 0
+    started = time.time()
     greenlets = []
     for i in range(streams):
         greenlets.append(gevent.spawn(one))
         if ramp_per_second and i % 100 == 99:
             gevent.sleep(100 / ramp_per_second)
     # All streams are open once the ramp is over and one more chunk interval has passed.
+    all_open = time.time()
     gevent.sleep(max(pace * 2, 1.0))
     rss_open = rss_kb(server_pid) if server_pid else 0
     gevent.joinall(greenlets, timeout=chunks * pace + 180)
-    delays = [d for ds, _ in results for d in ds]
-    complete = sum(1 for ds, finished in results if finished and len(ds) == chunks)
+    delays = [d for pairs, _ in results for _, d in pairs]
+    # Chunks sent once every stream was open, apart from those sent while new streams were still starting.
+    steady = [d for pairs, _ in results for sent, d in pairs if sent >= all_open + pace]
+    complete = sum(1 for pairs, finished in results if finished and len(pairs) == chunks)
     return {"streams": streams, "complete": complete, "errors": streams - complete, "failures": failures[:5],
-            "rss_before_kb": rss_before, "rss_open_kb": rss_open,
+            "ramp_s": all_open - started, "rss_before_kb": rss_before, "rss_open_kb": rss_open,
             "rss_per_stream_kb": (rss_open - rss_before) / streams if server_pid else None,
-            "delay_p50_ms": percentile(delays, 50) * 1000, "delay_p99_ms": percentile(delays, 99) * 1000}
+            "delay_p50_ms": percentile(delays, 50) * 1000, "delay_p99_ms": percentile(delays, 99) * 1000,
+            "open_delay_p50_ms": percentile(steady, 50) * 1000, "open_delay_p99_ms": percentile(steady, 99) * 1000}
 
 
 def proof_of_work(runs: int) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Mapping
 
 
@@ -30,14 +30,13 @@ class Settings:
     # How long a request may wait for a busy account before a 429.
     queue_timeout: float = 60.0
     max_body_bytes: int = 10 * 1024 * 1024
-    # Upstream connections kept per host and worker; sized for many concurrent streams.
-    http_pool_size: int = 1000
+    # Idle upstream connections kept per host and worker; as many as a worker holds streams.
+    http_pool_size: int = 10000
     log_level: str = "INFO"
     # deepseek-web: answers at once per account, and session clean-up.
     web_account_concurrency: int = 1
     web_delete_sessions: bool = True
     web_session_idle_seconds: float = 1800.0
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -45,8 +44,6 @@ class Settings:
         env = os.environ if env is None else env
         values: dict = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get(_ENV_NAMES.get(f.name, "FREESEEK_" + f.name.upper()))
             if raw is None or raw.strip() == "":
                 continue
