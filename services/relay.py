@@ -130,11 +130,6 @@ class RelayRun:
             if self._attempt is not None and self._attempt.stream is not None:
                 self._attempt.stream.abort()
 
-    @property
-    def content_started(self) -> bool:
-        """Whether any answer text has been produced (failover is no longer possible)."""
-        return self._content_started
-
     def _enforce_deadlines(self, now: float) -> None:
         """Abort the current attempt when a deadline passed; the producer then reports it."""
         s = self.settings
