@@ -98,16 +98,18 @@ class RelayRun:
         last_check = time.monotonic()
         next_beat = last_check + s.first_heartbeat
         while True:
-            now = time.monotonic()
+            wait = max(0.0, min(next_beat, last_check + CHECK_SECONDS) - time.monotonic())
             try:
-                item = self._queue.get(timeout=max(0.0, min(next_beat, last_check + CHECK_SECONDS) - now))
+                item = self._queue.get(timeout=wait)
             except queue.Empty:
-                now = time.monotonic()
-                if now - last_check >= CHECK_SECONDS:
-                    last_check = now
-                    self._enforce_deadlines(now)
-                    if client_gone():  # while output flows, a failed write tells us instead
-                        raise ClientGone() from None
+                item = None
+            now = time.monotonic()
+            if now - last_check >= CHECK_SECONDS:
+                last_check = now
+                self._enforce_deadlines(now)
+                if item is None and client_gone():  # while output flows, a failed write tells us instead
+                    raise ClientGone()
+            if item is None:
                 if now >= next_beat:
                     next_beat = now + s.heartbeat
                     yield HEARTBEAT
@@ -116,10 +118,6 @@ class RelayRun:
                 return
             if isinstance(item, _Failure):
                 raise item.error
-            now = time.monotonic()
-            if now - last_check >= CHECK_SECONDS:
-                last_check = now
-                self._enforce_deadlines(now)
             next_beat = now + s.heartbeat
             yield item
 

@@ -38,6 +38,12 @@ class Settings:
     web_delete_sessions: bool = True
     web_session_idle_seconds: float = 1800.0
 
+    @property
+    def upstream_timeout(self) -> tuple[float, float]:
+        """`requests` timeouts (connect, read) for an upstream answer: a silent socket is given up on when
+        neither content deadline could still be met."""
+        return self.connect_timeout, min(self.first_content_timeout, self.idle_timeout)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """Read the settings from the environment (or a given mapping)."""

@@ -52,14 +52,13 @@ class OpenAICompatible:
         s = self.settings
         try:
             response = self.http.post(self.provider.url(self.provider.chat_path), json=self.request_body(call),
-                                      headers=self._headers(token), stream=True,
-                                      timeout=(s.connect_timeout, min(s.first_content_timeout, s.idle_timeout)))
+                                      headers=self._headers(token), stream=True, timeout=s.upstream_timeout)
         except requests.ConnectTimeout:
             raise failure(UpstreamTimeout(f"{self.provider.name}: no connection within {s.connect_timeout:g} s "
                                           "(FREESEEK_CONNECT_TIMEOUT)."), token_state="rest", retryable=True)
         except requests.ReadTimeout:
             raise failure(UpstreamTimeout(f"{self.provider.name}: no response within "
-                                          f"{min(s.first_content_timeout, s.idle_timeout):g} s "
+                                          f"{s.upstream_timeout[1]:g} s "
                                           "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest", retryable=True)
         except requests.RequestException:
             raise connection_failed(self.provider.name, "could not connect") from None

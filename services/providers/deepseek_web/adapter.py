@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -50,8 +51,8 @@ class WebChat:
 
     # ---- planning ----------------------------------------------------------------------------------
 
-    def plan(self, call: ChatCall) -> Plan:
-        """Continue natively (conversation_id, or a resent history we answered before), or start anew."""
+    def continuation(self, call: ChatCall) -> Plan | None:
+        """A native continuation (conversation_id, or a resent history we answered before), if this is one."""
         last_user = message_text(call.messages[-1].get("content")) if call.messages else ""
         conversation_id = call.body.get("conversation_id")
         if isinstance(conversation_id, str) and "@" in conversation_id:
@@ -61,11 +62,12 @@ class WebChat:
         turn = self.conversations.match(call.messages)
         if turn is not None:
             return Plan(last_user, turn.session_id, turn.message_id, turn.token)
-        return Plan(flatten(call.messages))
+        return None
 
     def pin(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
         """A continuation must stay on the account that owns its session."""
-        owner = self.plan(call).owner
+        plan = self.continuation(call)
+        owner = plan.owner if plan else None
         return [owner] if owner is not None and owner in tokens else tokens
 
     # ---- the calls ---------------------------------------------------------------------------------
@@ -140,9 +142,10 @@ class WebChat:
 
     def open(self, call: ChatCall, token: Token) -> "WebStream":
         """Create a session and solve a challenge at the same time, then start the completion stream."""
-        plan = self.plan(call)
-        if plan.session_id and plan.owner not in (None, token):
-            plan = Plan(flatten(call.messages))  # another account cannot continue that session
+        plan = self.continuation(call)
+        if plan is None or plan.owner not in (None, token):
+            # A new session with the whole history as one prompt (another account cannot continue a session).
+            plan = Plan(flatten(call.messages))
         session_box: dict = {}
         if plan.session_id is None:
             def create():
@@ -163,8 +166,7 @@ class WebChat:
         try:
             response = self.http.post(self.provider.url(p.COMPLETION), json=body, stream=True,
                                       headers={**self._headers(token), p.POW_HEADER: pow_header},
-                                      timeout=(self.settings.connect_timeout,
-                                               min(self.settings.first_content_timeout, self.settings.idle_timeout)))
+                                      timeout=self.settings.upstream_timeout)
         except requests.RequestException:
             raise connection_failed(self.provider.name, "could not start the completion") from None
         http_body = HttpBody(response)
@@ -205,9 +207,8 @@ class WebChat:
 
     def _delete_idle_sessions(self) -> None:
         period = max(0.05, min(30.0, self.settings.web_session_idle_seconds / 4))
-        wake = threading.Event()
         while self.conversations.tracked():
-            wake.wait(period)
+            time.sleep(period)
             for session in self.conversations.pop_idle():
                 try:
                     self._call(session.token, "POST", p.DELETE_SESSION, p.delete_session_body(session.id))
