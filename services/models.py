@@ -1,4 +1,4 @@
-"""What a requested model name asks for: reasoning, web search, silent sources, folded reasoning."""
+"""What a requested model name asks for: reasoning, web search, silent sources, folded reasoning, the expert model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 # Words our own model names are built from (the original's names plus the legacy ones).
-_ALIAS_WORDS = {"chat", "code", "coder", "v3", "r1", "think", "thinking", "reasoner", "search", "silent", "fold"}
+_ALIAS_WORDS = {"chat", "code", "coder", "v3", "r1", "think", "thinking", "reasoner", "search", "silent", "fold",
+                "expert", "pro"}
 _ALIAS_RE = re.compile(r"^deepseek(?:[-_][a-z0-9]+)*$")
 
 # The names listed by /v1/models, grouped by the capability a provider needs to serve them.
@@ -15,6 +16,8 @@ ALIASES = {
     "reasoning": ("deepseek-reasoner", "deepseek-r1", "deepseek-think", "deepseek-r1-fold", "deepseek-think-fold"),
     "search": ("deepseek-search", "deepseek-search-silent", "deepseek-r1-search", "deepseek-think-search",
                "deepseek-r1-search-silent", "deepseek-think-search-silent", "deepseek-think-search-fold"),
+    # The web chat's "Pro" model (model_type "expert"), which only deepseek-web tokens serve.
+    "expert": ("deepseek-expert", "deepseek-expert-think", "deepseek-expert-search"),
 }
 
 
@@ -28,6 +31,7 @@ class ModelRequest:
     search: bool = False
     silent: bool = False
     fold: bool = False
+    expert: bool = False
 
     @property
     def capability(self) -> str:
@@ -40,6 +44,8 @@ class ModelRequest:
         needs = {"reasoning"} if self.reasoning else {"chat"}
         if self.search:
             needs.add("search")
+        if self.expert:
+            needs.add("expert")
         return needs
 
 
@@ -55,4 +61,5 @@ def parse_model(name: str) -> ModelRequest:
         search="search" in lowered,
         silent="silent" in lowered,
         fold="fold" in lowered,
+        expert=bool(words & {"expert", "pro"}),
     )

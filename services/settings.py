@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, fields
 from typing import Mapping
@@ -37,12 +38,34 @@ class Settings:
     web_account_concurrency: int = 1
     web_delete_sessions: bool = True
     web_session_idle_seconds: float = 1800.0
+    # deepseek-web: the client identity and the completion's fixed fields. The web chat refuses or degrades
+    # old clients, so a new client release is a change here, not a new gateway release.
+    web_client_version: str = "2.5.0"
+    web_client_locale: str = "en_US"
+    web_timezone_offset: int = 0
+    web_user_agent: str = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                           "Chrome/142.0.0.0 Safari/537.36")
+    web_model_type: str = "default"
+    web_expert_model_type: str = "expert"
+    web_completion_fields: str = '{"action": null, "preempt": false, "source": "input"}'
+    # deepseek-web: continuing answers the service cut (INCOMPLETE), and files sent with a request.
+    web_continue_rounds: int = 3
+    web_continue_pause: float = 1.0
+    web_max_files: int = 10
+    web_max_file_bytes: int = 10 * 1024 * 1024
+    web_fetch_timeout: float = 10.0
+    web_upload_timeout: float = 60.0
 
     @property
     def upstream_timeout(self) -> tuple[float, float]:
         """`requests` timeouts (connect, read) for an upstream answer: a silent socket is given up on when
         neither content deadline could still be met."""
         return self.connect_timeout, min(self.first_content_timeout, self.idle_timeout)
+
+    @property
+    def web_completion_extra(self) -> dict:
+        """The completion body's fixed fields (FREESEEK_WEB_COMPLETION_FIELDS, a JSON object)."""
+        return json.loads(self.web_completion_fields)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -72,6 +95,14 @@ class Settings:
                      "idle_timeout", "total_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env_name(name)} must be a positive number of seconds")
+        try:
+            if not isinstance(self.web_completion_extra, dict):
+                raise ValueError
+        except ValueError:
+            raise ConfigError("FREESEEK_WEB_COMPLETION_FIELDS must be a JSON object") from None
+        if self.web_continue_rounds < 0 or self.web_max_files < 0 or self.web_max_file_bytes < 1:
+            raise ConfigError("FREESEEK_WEB_CONTINUE_ROUNDS and FREESEEK_WEB_MAX_FILES must be >= 0, "
+                              "FREESEEK_WEB_MAX_FILE_BYTES >= 1")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
 

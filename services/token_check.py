@@ -17,14 +17,16 @@ class TokenChecker:
         self.registry, self.adapter_for, self.pool = registry, adapter_for, pool
 
     def check(self, text: str) -> dict:
-        """Return `{"live": bool, "provider": name}`; a live token is usable again at once."""
+        """Return `{"live": bool, "provider": name}` (web tokens add `state`: ok, muted with `muted_until`, dead
+        or banned); a live token in good standing is usable again at once."""
         tokens = parse_tokens(text, self.registry)
         if len(tokens) != 1:
             raise BadRequest("Send exactly one token in 'token'.", param="token")
         token = tokens[0]
         if not self.registry.has(token.provider):
             raise BadRequest(f"No provider named '{token.provider}' is configured.", param="token")
-        live = self.adapter_for(token.provider).check(token)
-        if live:
+        verdict = self.adapter_for(token.provider).check(token)
+        report = verdict if isinstance(verdict, dict) else {"live": bool(verdict)}
+        if report["live"] and report.get("state", "ok") == "ok":
             self.pool.mark_live(token)
-        return {"live": live, "provider": token.provider}
+        return {**report, "provider": token.provider}

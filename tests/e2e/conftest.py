@@ -48,8 +48,9 @@ class GatewayProcess:
             try:
                 if requests.get(self.url + "/ping", timeout=1).text == "pong":
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting on a busy machine
                 time.sleep(0.05)  # polling a port that is not open yet: there is no event to wait on
+        self.stop()
         raise RuntimeError(f"gunicorn did not start: {self.log.read_text()}")
 
     def stop(self) -> None:
@@ -58,6 +59,7 @@ class GatewayProcess:
             self.process.wait(timeout=25)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
         self._log_file.close()
 
 

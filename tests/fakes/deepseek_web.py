@@ -1,69 +1,63 @@
-"""A fake chat.deepseek.com: a real HTTP/1.1 server on loopback that follows specs/deepseek-web.md.
+"""A fake chat.deepseek.com: a real HTTP/1.1 server on loopback that follows the web chat protocol.
 
-It checks every proof-of-work answer with an independent DeepSeekHashV1, serves the three stream formats,
-refuses a second concurrent answer per account, answers 40003 for dead tokens and HTML for blocked ones, and
-records what it received.
+It checks the client's identity headers, every proof-of-work answer (with an independent DeepSeekHashV1),
+the completion body, continuation of cut answers and file uploads; it serves the old and current stream
+formats, refuses a second concurrent answer per account, plays every scripted account state, and records
+what it received. Rule breaks land in `violations`. Streams come from tests/fakes/web_streams.py.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import random
+import dataclasses
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes import web_wire as w
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.web_account import Account
+from tests.fakes.web_files import FileStore
+from tests.fakes.web_streams import STREAM_HEADERS, Turn, completion_events, continue_events, empty_events, plan
 
-from tests.fakes.keccak_reference import deepseek_hash_hex
-
-
-@dataclass
-class Account:
-    """How the fake treats one web token."""
-
-    state: str = "ok"                 # "ok", "dead" (40003), "blocked" (HTML), "busy" (rate-limited), "banned"
-    format: str = "patch"             # "patch", "fragments" or "legacy"
-    text: list[str] | None = None     # answer pieces; default "echo: <last line of the prompt>" in pieces
-    thinking: list[str] = field(default_factory=lambda: ["Let me ", "think."])
-    pace: float = 0.0
-    cut_after: int | None = None      # drop the connection after this many stream events
-    incomplete: bool = False          # end with status INCOMPLETE
-    toast: bool = False               # send a toast error instead of an answer
-    keepalives: int = 0               # comments before the answer
-    split_bytes: int = 0
+__all__ = ["Account", "FakeWebChat"]
 
 
-class FakeWebChat(LoopbackServer):
-    """`with FakeWebChat() as web:`; `web.url` is its base URL."""
+class FakeWebChat(FileStore, LoopbackServer):
+    """`with FakeWebChat() as web:`; `web.url` is its base URL; `web.account(token, **knobs)` scripts a token."""
 
-    def __init__(self, difficulty: int = 1500) -> None:
-        self.difficulty = difficulty
+    def __init__(self, difficulty: int = 1500, min_version: str = "2.0.3", pow_answer: int | None = None) -> None:
+        self.difficulty = difficulty                   # of every challenge issued from now on
+        self.min_version = min_version                 # below it: empty answers and failing continues
+        self.pow_answer = pow_answer                   # fixes every challenge's solution (None: random)
         self.accounts: dict[str, Account] = {}
-        self.sessions: dict[str, str] = {}            # session id -> token
-        self.completions: list[dict] = []
+        self.sessions: dict[str, str] = {}             # session id -> token
+        self.completions: list[dict] = []              # accepted completion calls (the body's fields, named)
+        self.continues: list[dict] = []                # accepted continue calls
+        self.uploads: list[dict] = []                  # accepted uploads: token, file_name, content_type, bytes, id
         self.stops: list[dict] = []
         self.deletions: list[str] = []
-        self.requests: list[dict] = []
-        self.violations: list[str] = []                # broken rules: reused or wrong PoW, concurrent answers
-        self.disconnected = threading.Event()
+        self.requests: list[dict] = []                 # every call: path, method, token, json, headers
+        self.violations: list[str] = []                # broken rules: identity, PoW, bodies, concurrency, files
+        self.disconnected = threading.Event()          # a client left a stream early
         self.deleted = threading.Event()
         self.stopped = threading.Event()
-        self._challenges: dict[str, dict] = {}
-        self._active: dict[str, int] = {}
-        self._next_message: dict[str, int] = {}
+        self._pow = w.PowBook()
+        self._active: dict[str, int] = {}              # token -> 1 while an answer streams
+        self._next_message: dict[str, int] = {}        # session -> last message id
+        self._cut: dict[str, dict] = {}                # session -> {"message_id", "turn"} of its cut answer
+        self._counts: dict[tuple[str, str], int] = {}  # (token, what) -> how many so far
+        self._files: dict[str, dict] = {}
         self._lock = threading.Lock()
         super().__init__()
         self.url = self.root
 
-
-    def account(self, token: str, **kwargs) -> str:
-        """Script a token's account; returns the token."""
-        self.accounts[token] = Account(**kwargs)
+    def account(self, token: str, **knobs) -> str:
+        """Script a token's account (its counters start again: pow_once, continue_fails, uploads); returns it."""
+        self.accounts[token] = Account(**knobs)
+        with self._lock:
+            self._counts = {key: n for key, n in self._counts.items() if key[0] != token}
         return token
 
     # ---- the server --------------------------------------------------------------------------------
@@ -72,115 +66,250 @@ class FakeWebChat(LoopbackServer):
         request = Request(environ)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         body = request.get_json(silent=True) if request.method == "POST" else None
-        self.requests.append({"path": request.path, "token": token, "json": body, "headers": dict(request.headers)})
-        return self._route(request, token, body or {})(environ, start_response)
+        self.requests.append({"path": request.path, "method": request.method, "token": token, "json": body,
+                              "headers": dict(request.headers)})
+        try:
+            return self._route(request, token, body if isinstance(body, dict) else {})(environ, start_response)
+        finally:
+            request.close()  # uploads' spooled files
 
     def _route(self, request: Request, token: str, body: dict) -> Response:
-        account = self.accounts.get(token, Account())
-        if request.headers.get("X-Client-Platform") != "web":
-            return _envelope_error(40000, "missing client headers")
+        account = self.accounts.get(token) or Account()
+        refusal = self._identity(request) or self._account_state(account)
+        if refusal is not None:
+            return refusal
+        handler = {("GET", w.USERS_CURRENT): lambda: self._user(token, account),
+                   ("POST", w.CREATE_SESSION): lambda: self._create_session(request, token, account),
+                   ("POST", w.CREATE_POW): lambda: self._create_pow(body),
+                   ("POST", w.COMPLETION): lambda: self._completion(request, token, account, body),
+                   ("POST", w.CONTINUE): lambda: self._continue(request, token, account, body),
+                   ("POST", w.STOP_STREAM): lambda: self._stop(token, body),
+                   ("POST", w.DELETE_SESSION): lambda: self._delete(body),
+                   ("POST", w.UPLOAD): lambda: self._upload(request, token, account),
+                   ("GET", w.FETCH_FILES): lambda: self._fetch_files(request, token, account),
+                   }.get((request.method, request.path))
+        return handler() if handler else Response("not found", 404)
+
+    def _identity(self, request: Request) -> Response | None:
+        """Note identity headers a current web client would not send; refuse very old client versions."""
+        headers, path = request.headers, request.path
+        if "X-App-Version" in headers:
+            self.violations.append(f"X-App-Version sent on {path}")
+        if headers.get("Origin") != self.url:
+            self.violations.append(f"Origin {headers.get('Origin')!r} on {path}, not {self.url}")
+        encodings = {part.split(";")[0].strip().lower() for part in headers.get("Accept-Encoding", "").split(",")}
+        if encodings & {"br", "zstd"}:
+            self.violations.append(f"Accept-Encoding {headers.get('Accept-Encoding')!r} on {path}")
+        if headers.get("X-Client-Platform") != "web":
+            return w.envelope(40000, "missing client headers")
+        if w.version(headers.get("X-Client-Version")) < (2, 0, 0):
+            return w.envelope(40005, "CLIENT_VERSION_TOO_LOW")
+        return None
+
+    def _account_state(self, account: Account) -> Response | None:
+        """The states that answer every call alike."""
         if account.state == "blocked":
             return Response("<html><body>Access denied</body></html>", 403, mimetype="text/html")
+        if account.state == "waf":
+            return Response(b"", 202, headers={"x-amzn-waf-action": "challenge"})
+        if account.state == "challenge":
+            return Response("<html><title>Just a moment...</title></html>", account.challenge_status,
+                            mimetype="text/html", headers={"cf-mitigated": "challenge"})
         if account.state == "dead":
-            return Response(json.dumps({"code": 40003, "msg": "Authorization Failed (invalid token)",
-                                        "data": None}), mimetype="application/json")
-        path = request.path
-        if path == "/api/v0/users/current" and request.method == "GET":
-            return _ok({"id": "user-1", "email": "a***@example.com", "token": token})
-        if path == "/api/v0/chat_session/create":
-            if account.state == "banned":
-                return _ok(None)
-            session_id = str(uuid.uuid4())
-            self.sessions[session_id] = token
-            return _ok({"id": session_id, "seq_id": 1, "agent": "chat"})
-        if path == "/api/v0/chat/create_pow_challenge":
-            return _ok({"challenge": self._challenge(body.get("target_path"))})
-        if path == "/api/v0/chat/completion":
-            return self._completion(request, token, account, body)
-        if path == "/api/v0/chat/stop_stream":
-            self.stops.append({"token": token, **body})
-            self.stopped.set()
-            return _ok(None)
-        if path == "/api/v0/chat_session/delete":
-            self.deletions.append(body.get("chat_session_id"))
-            self.deleted.set()
-            return _ok(None)
-        return Response("not found", 404)
+            return w.envelope(40003, "Authorization Failed (invalid token)")
+        if account.state == "banned":
+            return w.biz_error(10, "USER_IS_BANNED")
+        if account.state == "risk":
+            return w.biz_error(11, "RISK_DEVICE_DETECTED")
+        return None
 
-    def _challenge(self, target_path: str) -> dict:
-        salt = "%020x" % random.getrandbits(80)
-        expire_at = int(time.time() * 1000) + 300_000
-        answer = random.randrange(self.difficulty)
-        challenge = {"algorithm": "DeepSeekHashV1", "challenge": deepseek_hash_hex(f"{salt}_{expire_at}_{answer}".encode()),
-                     "salt": salt, "difficulty": self.difficulty, "expire_at": expire_at, "expire_after": 300000,
-                     "signature": uuid.uuid4().hex, "target_path": target_path}
-        self._challenges[challenge["challenge"]] = challenge
-        return challenge
+    def _answer_gate(self, account: Account) -> Response | None:
+        """The states that refuse answers (completions and continues) only."""
+        if account.state == "busy":
+            return w.biz_error(1, w.RATE_LIMIT_TEXT)
+        if self._muted(account):
+            return w.biz_error(5, "user is muted", {"mute_until": account.mute_until})
+        if account.state == "overloaded":
+            return w.envelope(account.overload_code, "Service is overloaded, please try again later")
+        return None
 
-    def _pow_ok(self, header: str | None) -> bool:
-        try:
-            answer = json.loads(base64.b64decode(header or ""))
-        except ValueError:
-            return False
-        challenge = self._challenges.pop(answer.get("challenge"), None)  # single use
-        if challenge is None or answer.get("signature") != challenge["signature"]:
-            return False
-        if answer.get("target_path") != "/api/v0/chat/completion" or answer.get("salt") != challenge["salt"]:
-            return False
-        message = f"{challenge['salt']}_{challenge['expire_at']}_{answer.get('answer')}".encode()
-        return isinstance(answer.get("answer"), int) and deepseek_hash_hex(message) == challenge["challenge"]
+    def _muted(self, account: Account) -> bool:
+        return account.state == "muted" and account.mute_until > time.time()
+
+    def _count(self, token: str, what: str) -> int:
+        """How many times `what` happened before for this token (and count this one)."""
+        with self._lock:
+            n = self._counts.get((token, what), 0)
+            self._counts[(token, what)] = n + 1
+        return n
+
+    def _old_client(self, request: Request) -> bool:
+        return w.version(request.headers.get("X-Client-Version")) < w.version(self.min_version)
+
+    # ---- calls ---------------------------------------------------------------------------------------
+
+    def _user(self, token: str, account: Account) -> Response:
+        mute = {"is_muted": self._muted(account), "mute_until": account.mute_until if self._muted(account) else 0}
+        user = {"id": "user-1", "email": "a***@example.com", "token": token, "is_mainland": False, "chat": {}}
+        if account.mute_where in ("chat", "both"):
+            user["chat"] = dict(mute)
+        if account.mute_where in ("top", "both"):
+            user.update(mute)
+        return w.ok(user)
+
+    def _create_session(self, request: Request, token: str, account: Account) -> Response:
+        body = request.get_json(silent=True)
+        if body not in ({}, {"character_id": None}):
+            self.violations.append(f"session create body {body!r}")
+        session_id = str(uuid.uuid4())
+        self.sessions[session_id] = token
+        session = {"id": session_id, "seq_id": 1, "agent": "chat", "title": None}
+        reply = {"id": {**session}, "chat_session": {"chat_session": session},
+                 "both": {**session, "chat_session": session}}[account.session_reply]
+        return w.ok({**reply, "ttl_seconds": 259200})
+
+    def _create_pow(self, body: dict) -> Response:
+        target = body.get("target_path")
+        if target not in w.POW_PATHS:
+            self.violations.append(f"challenge asked for target_path {target!r}")
+        return w.ok({"challenge": self._pow.issue(target, self.difficulty, self.pow_answer)})
+
+    def _pow_refusal(self, request: Request, target_path: str) -> Response | None:
+        """40301 unless the call carries a right answer to a fresh challenge for its own path."""
+        reason = self._pow.check(request.headers.get(w.POW_HEADER), target_path)
+        if reason is None:
+            return None
+        self.violations.append(f"proof of work on {target_path}: {reason}")
+        return w.envelope(40301, "INVALID_POW_RESPONSE")
 
     def _completion(self, request: Request, token: str, account: Account, body: dict) -> Response:
-        if not self._pow_ok(request.headers.get("X-Ds-Pow-Response")):
-            self.violations.append("proof of work missing, wrong or reused")
-            return _envelope_error(40301, "invalid pow response", biz=True)
-        session_id = body.get("chat_session_id")
+        refusal = self._pow_refusal(request, w.COMPLETION)
+        if refusal is not None:
+            return refusal
+        if account.state == "pow_always" or (account.state == "pow_once" and self._count(token, "pow") == 0):
+            return w.envelope(40301, "INVALID_POW_RESPONSE")  # a right answer, refused all the same
+        missing = [name for name in w.COMPLETION_FIELDS if name not in body]
+        if missing:
+            self.violations.append(f"completion body lacks {', '.join(missing)}")
+            return w.biz_error(40000, f"missing fields: {', '.join(missing)}")
+        session_id = body["chat_session_id"]
         if self.sessions.get(session_id) != token:
-            return _envelope_error(40400, "chat session not found", biz=True)
-        if account.state == "busy":
-            return _envelope_error(0, "您的请求频率过快，请稍后再试 (too frequent)", biz=True)
+            return w.biz_error(40400, "chat session not found")
+        if request.headers.get("Referer") != f"{self.url}/a/chat/s/{session_id}":
+            self.violations.append(f"completion Referer {request.headers.get('Referer')!r}")
+        refusal = self._answer_gate(account)
+        if refusal is not None:
+            return refusal
+        if body["model_type"] not in w.MODEL_TYPES:
+            self.violations.append(f"model_type {body['model_type']!r}")
+            return w.biz_error(40000, "unknown model_type")
+        files = body["ref_file_ids"] if isinstance(body["ref_file_ids"], list) else [body["ref_file_ids"]]
+        unready = [f for f in files if not self.file_ready(token, f)]
+        if unready:
+            self.violations.append(f"ref_file_ids not uploaded by this account or not SUCCESS: {unready}")
+            return w.biz_error(40400, "file not found or not ready")
+        message_id = self._begin(token, session_id)
+        if message_id is None:
+            return w.biz_error(40302, "a reply is already being generated")
+        self.completions.append({"token": token, "session": session_id, "parent": body["parent_message_id"],
+                                 "prompt": body["prompt"], "thinking": body["thinking_enabled"],
+                                 "search": body["search_enabled"], "message_id": message_id,
+                                 "model_type": body["model_type"], "ref_file_ids": files,
+                                 "preempt": body["preempt"], "action": body["action"], "source": body["source"]})
+        self._cut.pop(session_id, None)  # a new message: the session's earlier cut answer is history
+        if self._old_client(request):
+            return self._sse(token, account, empty_events(message_id, body["model_type"]))
+        turn = plan(account, body["prompt"] or "", message_id, bool(body["thinking_enabled"]),
+                    bool(body["search_enabled"]), body["model_type"], len(files))
+        refused = account.toast or account.state == "unsupported" or (account.hint and not account.hint_answer) \
+            or (body["model_type"] == "expert" and account.expert_refused)
+        if turn.can_continue and not refused:
+            self._cut[session_id] = {"message_id": message_id, "turn": turn}
+        return self._sse(token, account, completion_events(account, dataclasses.replace(turn)))
+
+    def _continue(self, request: Request, token: str, account: Account, body: dict) -> Response:
+        # No PoW by default; one that is sent must be right; with `continue_pow` a missing one is refused.
+        if request.headers.get(w.POW_HEADER) or account.continue_pow:
+            if not request.headers.get(w.POW_HEADER):
+                return w.envelope(40301, "INVALID_POW_RESPONSE")
+            refusal = self._pow_refusal(request, w.CONTINUE)
+            if refusal is not None:
+                return refusal
+        if not {"chat_session_id", "message_id"} <= body.keys() or body.get("fallback_to_resume") is not True:
+            self.violations.append(f"continue body {body!r}")
+            return w.biz_error(40000, "bad continue body")
+        session_id, message_id = body["chat_session_id"], body["message_id"]
+        if self.sessions.get(session_id) != token:
+            return w.biz_error(40400, "chat session not found")
+        refusal = self._answer_gate(account)
+        if refusal is not None:
+            return refusal
+        cut = self._cut.get(session_id)
+        if cut is None or cut["message_id"] != message_id:
+            self.violations.append(f"continue of message {message_id!r}, not this session's cut answer")
+            return w.biz_error(40400, "message not found or not incomplete")
+        if self._begin(token, None) is None:
+            return w.biz_error(40302, "a reply is already being generated")
+        self.continues.append({"token": token, "session": session_id, "message_id": message_id,
+                               "pow": bool(request.headers.get(w.POW_HEADER))})
+        turn: Turn = cut["turn"]
+        if self._old_client(request) or self._count(token, "continue_fails") < account.continue_fails:
+            return self._sse(token, account, continue_events(account, dataclasses.replace(
+                turn, round=turn.round + 1, no_status=True)))
+        turn.round += 1
+        if account.continue_new_message:
+            turn.ready_id = self._next_id(session_id)
+            cut["message_id"] = turn.ready_id
+        if not turn.can_continue:
+            self._cut.pop(session_id, None)
+        return self._sse(token, account, continue_events(account, dataclasses.replace(turn)))
+
+    def _stop(self, token: str, body: dict) -> Response:
+        self.stops.append({"token": token, **body})
+        self.stopped.set()
+        return w.ok(None)
+
+    def _delete(self, body: dict) -> Response:
+        self.deletions.append(body.get("chat_session_id"))
+        self.deleted.set()
+        return w.ok(None)
+
+    # ---- streaming -----------------------------------------------------------------------------------
+
+    def _next_id(self, session_id: str) -> int:
+        with self._lock:
+            message_id = self._next_message.get(session_id, 0) + 2  # the user's message takes the id before
+            self._next_message[session_id] = message_id
+        return message_id
+
+    def _begin(self, token: str, session_id: str | None) -> int | None:
+        """Mark the account answering (a new message id, or 0 for a continue); None if it already is."""
         with self._lock:
             if self._active.get(token):
                 self.violations.append("second concurrent answer on one account")
-                return _envelope_error(40302, "a reply is already being generated", biz=True)
+                return None
             self._active[token] = 1
-            message_id = self._next_message.get(session_id, 1) + 1
-            self._next_message[session_id] = message_id
-        self.completions.append({"token": token, "session": session_id, "parent": body.get("parent_message_id"),
-                                 "prompt": body.get("prompt"), "thinking": body.get("thinking_enabled"),
-                                 "search": body.get("search_enabled"), "message_id": message_id})
-        return Response(self._stream(token, account, body, message_id), mimetype="text/event-stream",
-                        direct_passthrough=True)
+        return self._next_id(session_id) if session_id else 0
 
-    def _stream(self, token: str, account: Account, body: dict, message_id: int):
+    def _sse(self, token: str, account: Account, events) -> Response:
+        return Response(self._stream(token, account, events), mimetype="text/event-stream",
+                        headers=STREAM_HEADERS, direct_passthrough=True)
+
+    def _stream(self, token: str, account: Account, events):
         try:
-            for _ in range(account.keepalives):
-                yield from self._write(account, ": keep-alive\n\n")
-            if account.toast:
-                yield from self._write(account, 'event: toast\ndata: {"type":"error","content":"Server busy, '
-                                                'please try again later.","finish_reason":"server_busy"}\n\n')
-                return
-            pieces = self._pieces(account, body)
-            thinking = account.thinking if body.get("thinking_enabled") else []
-            search = bool(body.get("search_enabled"))
-            events = {"patch": _patch_events, "fragments": _fragment_events, "legacy": _legacy_events}[account.format]
-            for i, line in enumerate(events(message_id, thinking, pieces, search, account.incomplete)):
-                if account.cut_after is not None and i >= account.cut_after:
-                    raise ConnectionAbortedError("scripted cut")
-                yield from self._write(account, line)
+            counted = 0
+            for event in events:
+                if not event.startswith(":"):  # cut_after counts events, not keep-alive comments
+                    if account.cut_after is not None and counted >= account.cut_after:
+                        raise ConnectionAbortedError("scripted cut")
+                    counted += 1
+                yield from self._write(account, event)
         except GeneratorExit:
             self.disconnected.set()
             raise
         finally:
             with self._lock:
                 self._active.pop(token, None)
-
-    def _pieces(self, account: Account, body: dict) -> list[str]:
-        if account.text is not None:
-            return account.text
-        last = (body.get("prompt") or "").splitlines()[-1] if body.get("prompt") else ""
-        text = f"echo: {last}"
-        return [text[:5], text[5:9], text[9:]]
 
     def _write(self, account: Account, text: str):
         if account.pace:
@@ -189,83 +318,3 @@ class FakeWebChat(LoopbackServer):
         step = account.split_bytes or len(data)
         for i in range(0, len(data), step):
             yield data[i:i + step]
-
-
-SEARCH_RESULTS = [{"url": "https://example.org/a", "title": "Page A", "snippet": "a", "cite_index": None},
-                  {"url": "https://example.org/b", "title": "Page B", "snippet": "b", "cite_index": None}]
-
-
-def _data(obj) -> str:
-    return "data: " + json.dumps(obj, ensure_ascii=False) + "\n\n"
-
-
-def _patch_events(message_id, thinking, pieces, search, incomplete):
-    yield f'event: ready\ndata: {{"request_message_id": {message_id - 1}, "response_message_id": {message_id}}}\n\n'
-    yield 'event: update_session\ndata: {"updated_at": 1.5}\n\n'
-    yield _data({"v": {"response": {"message_id": message_id, "parent_id": message_id - 1, "thinking_content": None,
-                                    "content": "", "search_results": None, "status": "WIP"}}})
-    if search:
-        yield _data({"p": "response/search_status", "v": "SEARCHING"})
-        yield _data({"p": "response/search_results", "v": SEARCH_RESULTS})
-        yield _data({"p": "response/search_results", "o": "BATCH",
-                     "v": [{"p": "0/cite_index", "v": 1}, {"p": "1/cite_index", "v": 2}]})
-    if thinking:
-        yield _data({"p": "response/thinking_content", "v": thinking[0]})
-        for piece in thinking[1:]:
-            yield _data({"v": piece})
-        yield _data({"p": "response/thinking_elapsed_secs", "o": "SET", "v": 1})
-    if search:
-        pieces = pieces[:1] + [" [cita", "tion:1] and [citation:2]"] + pieces[1:]
-    yield _data({"p": "response/content", "o": "APPEND", "v": pieces[0]})
-    for piece in pieces[1:]:
-        yield _data({"v": piece})
-    yield _data({"p": "response/status", "o": "SET", "v": "INCOMPLETE" if incomplete else "FINISHED"})
-    yield 'event: title\ndata: {"content": "A title with FINISHED in it"}\n\n'
-    yield 'event: close\ndata: {"click_behavior": "none"}\n\n'
-
-
-def _fragment_events(message_id, thinking, pieces, search, incomplete):
-    yield f'event: ready\r\ndata: {{"request_message_id": {message_id - 1}, "response_message_id": {message_id}}}\r\n\r\n'
-    yield _data({"v": {"response": {"message_id": message_id, "fragments": [], "status": "WIP"}}})
-    if thinking:
-        yield _data({"p": "response/fragments", "o": "APPEND", "v": [{"id": 1, "type": "THINK", "content": thinking[0]}]})
-        for piece in thinking[1:]:
-            yield _data({"p": "response/fragments/-1/content", "v": piece})
-        yield _data({"p": "response/fragments/-1/elapsed_secs", "o": "SET", "v": 1.5})
-        yield _data({"p": "response/fragments/-1/status", "v": "FINISHED"})
-    yield _data({"p": "response/fragments", "o": "APPEND", "v": [{"id": 2, "type": "RESPONSE", "content": pieces[0]}]})
-    if len(pieces) > 1:
-        yield _data({"p": "response/fragments/-1/content", "o": "APPEND", "v": pieces[1]})
-        for piece in pieces[2:]:
-            yield _data({"v": piece})
-    yield _data({"p": "response", "o": "BATCH", "v": [{"p": "accumulated_token_usage", "v": 41},
-                                                       {"p": "quasi_status", "v": "INCOMPLETE" if incomplete
-                                                        else "FINISHED"}]})
-    yield 'event: close\r\ndata: {"click_behavior": "none"}\r\n\r\n'
-
-
-def _legacy_events(message_id, thinking, pieces, search, incomplete):
-    base = {"model": "", "message_id": message_id, "parent_id": message_id - 1}
-    if search:
-        yield _data({**base, "choices": [{"index": 0, "delta": {"type": "search_result",
-                                                                "search_results": SEARCH_RESULTS}}]})
-    for piece in thinking:
-        yield _data({**base, "choices": [{"index": 0, "delta": {"content": piece, "type": "thinking"}}]})
-    for piece in pieces:
-        yield _data({**base, "choices": [{"index": 0, "delta": {"content": piece, "type": "text"}}]})
-    yield _data({**base, "choices": [{"index": 0, "delta": {"content": "", "type": "text"},
-                                      "finish_reason": "length" if incomplete else "stop"}]})
-    yield "data: [DONE]\n\n"
-
-
-def _ok(biz_data) -> Response:
-    return Response(json.dumps({"code": 0, "msg": "", "data": {"biz_code": 0, "biz_msg": "", "biz_data": biz_data}}),
-                    mimetype="application/json")
-
-
-def _envelope_error(code: int, message: str, biz: bool = False) -> Response:
-    if biz:
-        payload = {"code": 0, "msg": "", "data": {"biz_code": code or 1, "biz_msg": message, "biz_data": None}}
-    else:
-        payload = {"code": code, "msg": message, "data": None}
-    return Response(json.dumps(payload, ensure_ascii=False), mimetype="application/json")

@@ -10,10 +10,10 @@ from werkzeug.serving import make_server
 class LoopbackServer:
     """Serve `self._wsgi` while inside `with`; `port` and `root` say where."""
 
-    def __init__(self) -> None:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._server = make_server(host, 0, self._wsgi, threaded=True)
         self.port = self._server.server_port
-        self.root = f"http://127.0.0.1:{self.port}"
+        self.root = f"http://{host}:{self.port}"
         # A short poll interval makes shutdown (each test's teardown) quick.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)

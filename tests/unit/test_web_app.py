@@ -175,7 +175,7 @@ def test_a_dead_web_token_fails_over_to_an_api_key(client, web, fake):
 
 
 @pytest.mark.parametrize("state, status, words", [
-    ("blocked", 502, "region block"), ("busy", 429, "too frequently"), ("banned", 403, "banned")])
+    ("blocked", 403, "region block"), ("busy", 429, "too frequently"), ("banned", 403, "banned")])
 def test_blocked_and_rate_limited_accounts_get_clear_errors(client, web, state, status, words):
     web.account("webtok", state=state)
     response = chat(client)
@@ -231,8 +231,10 @@ def test_usage_is_counted_with_deepseeks_tokenizer(client, web):
 
 def test_token_check_asks_users_current(client, web):
     web.account("deadtok", state="dead")
-    assert client.post("/token/check", json={"token": "webtok"}).json == {"live": True, "provider": "deepseek-web"}
-    assert client.post("/token/check", json={"token": "deadtok"}).json == {"live": False, "provider": "deepseek-web"}
+    assert client.post("/token/check", json={"token": "webtok"}).json == {"live": True, "provider": "deepseek-web",
+                                                                          "state": "ok"}
+    assert client.post("/token/check", json={"token": "deadtok"}).json == {"live": False, "provider": "deepseek-web",
+                                                                           "state": "dead"}
     assert web.requests[-1]["path"] == "/api/v0/users/current"
 
 

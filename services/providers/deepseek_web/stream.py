@@ -1,29 +1,84 @@
-"""Read the web chat's completion stream, in any of its three formats, into answer text and reasoning."""
+"""Read the web chat's completion stream, in any of its formats, into answer text, reasoning and its end."""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 from services.events import KEEPALIVE, Text
 from services.providers.deepseek_web import protocol as p
 from services.sse import SSEEvent
 
+ANSWER, REASONING, SEARCH, OTHER = "answer", "reasoning", "search", "other"
+
 
 class WebStreamError(Exception):
-    """The stream reported an error (a toast, an error object, a busy backend)."""
+    """The stream reported an error; `kind` says which (e.g. "rate_limit", "unsupported_client", "toast")."""
+
+    def __init__(self, message: str, kind: str = "error"):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class _Fragment:
+    kind: str         # ANSWER, REASONING, SEARCH or OTHER
+    type: str         # the upstream's fragment type
+    text: str = ""
+
+
+def _category(fragment_type: str) -> str:
+    if fragment_type in p.ANSWER_FRAGMENTS:
+        return ANSWER
+    if fragment_type in p.REASONING_FRAGMENTS:
+        return REASONING
+    return SEARCH if fragment_type in p.SEARCH_FRAGMENTS else OTHER
+
+
+def _text(value) -> str | None:
+    """The string a text path carries: bare, or inside `{"text": ...}` / `{"content": ...}`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("text", "content"):
+            if isinstance(value.get(key), str):
+                return value[key]
+    return None
 
 
 class WebStreamParser:
-    """Feed SSE events in order; get Text events. Unknown events and paths are skipped, never fatal."""
+    """Feed SSE events in order; get Text events. Unknown events, paths and shapes are skipped, never fatal.
 
-    def __init__(self) -> None:
+    `resume` is the parser of a cut answer this stream continues: the continue stream re-sends the message
+    so far, so as many characters of each kind (answer, reasoning, search) as that one received are dropped
+    before anything is emitted, unless the stream turns out to be about another message.
+    """
+
+    def __init__(self, resume: "WebStreamParser | None" = None) -> None:
+        skip = resume.received if resume else {}
         self.message_id: int | None = None
-        self.search_results: list[dict] = []
-        self.finish: str | None = None   # "stop" or "length" once the answer's status says so
+        self.resumes = resume.message_id if resume else None
+        self.status: str | None = None     # FINISHED (possibly provisional), INCOMPLETE, CONTENT_FILTER
+        self.cut_reason: str | None = None  # the error frame after INCOMPLETE (generation_err: continue)
         self.closed = False
+        self.withheld = ""                  # a notice that replaced text we had already sent (content filter)
+        self.skip = dict(skip or {})
+        self.received: dict[str, int] = dict(skip or {})  # raw characters of the whole message, per kind
+        self._search: dict[object, list[dict]] = dict(resume._search) if resume else {}
         self._path: str | None = None
-        self._fragment_types: list[str] = []
+        self._fragments: list[_Fragment] = []
+
+    @property
+    def finish(self) -> str | None:
+        """The OpenAI finish reason the status gives: "stop", "length" (cut) or "content_filter"."""
+        return {p.STATUS_FINISHED: "stop", p.STATUS_INCOMPLETE: "length",
+                p.STATUS_CONTENT_FILTER: "content_filter"}.get(self.status)
+
+    @property
+    def search_results(self) -> list[dict]:
+        """Every search result seen, in order of arrival."""
+        return [result for results in self._search.values() for result in results]
 
     def feed(self, sse: SSEEvent) -> list:
         """Interpret one SSE event."""
@@ -41,20 +96,31 @@ class WebStreamParser:
             obj = json.loads(data)
         except ValueError:
             return []
-        if sse.event == p.EVENT_TOAST:
-            raise WebStreamError(_toast_text(obj))
+        if sse.event in (p.EVENT_TOAST, p.EVENT_HINT):
+            raise _notice(obj, sse.event)
         if not isinstance(obj, dict):
             return []
         if sse.event == p.EVENT_READY:
             self._note_message_id(obj.get("response_message_id"))
             return []
+        if obj.get("type") == "error" and "v" not in obj:
+            return self._error_frame(obj)
         if obj.get("error") or obj.get("code") not in (None, 0):
-            raise WebStreamError(_toast_text(obj))
+            raise WebStreamError(_notice_text(obj))
         if "choices" in obj:
             return self._legacy(obj)
         if "v" in obj:
             return self._patch(obj)
         return []
+
+    def _error_frame(self, obj: dict) -> list:
+        """`{"type": "error", "finish_reason"}`: a continuable cut, or a refusal that is final."""
+        reason = obj.get("finish_reason")
+        if reason == p.CUT_REASON:
+            self.cut_reason = reason
+            self.status = self.status or p.STATUS_INCOMPLETE
+            return []
+        raise _notice(obj, p.EVENT_TOAST)
 
     # ---- legacy format: {"choices": [{"delta": {"content", "type"}, "finish_reason"}], "message_id"} ----
 
@@ -65,45 +131,45 @@ class WebStreamParser:
             delta = choice.get("delta") or {}
             kind, text = delta.get("type"), delta.get("content")
             if kind == p.LEGACY_SEARCH and isinstance(delta.get("search_results"), list):
-                self.search_results = delta["search_results"]
+                self._search["legacy"] = delta["search_results"]
             elif isinstance(text, str) and text:
-                out.append(Text(reasoning=text) if kind == p.LEGACY_THINKING else Text(content=text))
+                out += self._emit(REASONING if kind == p.LEGACY_THINKING else ANSWER, text)
             reason = choice.get("finish_reason")
             if reason == "backend_busy":
-                raise WebStreamError("DeepSeek's servers are busy (backend_busy)")
+                raise WebStreamError("DeepSeek's servers are busy (backend_busy)", "busy")
             if reason:
-                self.finish = "length" if reason == "length" else "stop"
+                self.status = p.STATUS_INCOMPLETE if reason == "length" else p.STATUS_FINISHED
         return out
 
     # ---- patch format: {"p": path?, "o": op?, "v": value} ------------------------------------------------
 
     def _patch(self, obj: dict) -> list:
+        value, op = obj["v"], obj.get("o")
+        if "p" not in obj and isinstance(value, dict) and isinstance(value.get("response"), dict):
+            return self._snapshot(value["response"])
+        if "p" not in obj and _is_batch(value):
+            # A path-less list of patches is a batch relative to the response (the content filter's form).
+            return [e for item in value for e in self._at(f"{p.PATH_RESPONSE}/{item['p']}", item.get("o"),
+                                                         item.get("v"))]
         if "p" in obj:
             self._path = obj["p"]
-        value, op = obj["v"], obj.get("o")
-        if not self._path and isinstance(value, dict) and isinstance(value.get("response"), dict):
-            return self._snapshot(value["response"])
-        if op == p.OP_BATCH and isinstance(value, list):
-            out = []
-            for item in value:
-                if isinstance(item, dict) and "p" in item:
-                    out += self._at(f"{self._path}/{item['p']}" if self._path else item["p"], item.get("o"),
-                                    item.get("v"))
-            return out
+        if op == p.OP_BATCH and _is_batch(value):
+            base = self._path or p.PATH_RESPONSE
+            return [e for item in value for e in self._at(f"{base}/{item['p']}", item.get("o"), item.get("v"))]
         return self._at(self._path, op, value)
 
     def _snapshot(self, response: dict) -> list:
-        """The initial `{"v": {"response": {...}}}`: its text counts."""
+        """The opening `{"v": {"response": {...}}}`: its text counts (a continue stream re-sends it all)."""
         self._note_message_id(response.get("message_id"))
         out = []
-        if isinstance(response.get("thinking_content"), str) and response["thinking_content"]:
-            out.append(Text(reasoning=response["thinking_content"]))
+        if _text(response.get("thinking_content")):
+            out += self._emit(REASONING, _text(response["thinking_content"]))
         if isinstance(response.get("fragments"), list):
-            out += self._at(p.PATH_FRAGMENTS, p.OP_APPEND, response["fragments"])
-        if isinstance(response.get("content"), str) and response["content"]:
-            out.append(Text(content=response["content"]))
+            out += self._fragments_set(response["fragments"], p.OP_APPEND)
+        if _text(response.get("content")):
+            out += self._emit(ANSWER, _text(response["content"]))
         if isinstance(response.get("search_results"), list):
-            self.search_results = response["search_results"]
+            self._search["old"] = list(response["search_results"])
         self._status(response.get("status"))
         return out
 
@@ -111,75 +177,141 @@ class WebStreamParser:
         """Apply one value at one path."""
         if not path:
             return []
-        if path.endswith("quasi_status"):
-            self._status(value)  # the BATCH end signal; other values are progress
+        if path.endswith("quasi_status") or path == p.PATH_STATUS:
+            self._status(value)
             return []
         if any(word in path for word in p.SKIPPED_PATH_WORDS):
             return []
-        if path == p.PATH_STATUS:
-            self._status(value)
-        elif path == p.PATH_THINKING and isinstance(value, str) and value:
-            return [Text(reasoning=value)]
-        elif path == p.PATH_CONTENT and isinstance(value, str) and value:
-            return [Text(content=value)]
-        elif path == p.PATH_SEARCH_RESULTS and isinstance(value, list):
-            self.search_results = (self.search_results + value) if op == p.OP_APPEND else value
+        if path in (p.PATH_THINKING, p.PATH_CONTENT):
+            text = _text(value)
+            return self._emit(REASONING if path == p.PATH_THINKING else ANSWER, text) if text else []
+        if path == p.PATH_SEARCH_RESULTS and isinstance(value, list):
+            self._search["old"] = (self._search.get("old", []) + value) if op == p.OP_APPEND else list(value)
         elif path == p.PATH_FRAGMENTS and isinstance(value, list):
-            if op != p.OP_APPEND:
-                self._fragment_types = []
-            out = []
-            for fragment in value:
-                if isinstance(fragment, dict):
-                    self._fragment_types.append(str(fragment.get("type", "")))
-                    out += self._fragment_text(len(self._fragment_types) - 1, fragment.get("content"))
-            return out
-        elif path.startswith(p.PATH_FRAGMENTS + "/") and path.endswith(p.FRAGMENT_TEXT_SUFFIX):
-            index = path[len(p.PATH_FRAGMENTS) + 1:-len(p.FRAGMENT_TEXT_SUFFIX)]
+            return self._fragments_set(value, op)
+        elif path.startswith(p.PATH_FRAGMENTS + "/"):
+            index, _, field = path[len(p.PATH_FRAGMENTS) + 1:].partition("/")
             if re.fullmatch(r"-?\d+", index):
-                return self._fragment_text(int(index), value)
+                return self._fragment_field(int(index), field, op, value)
         return []
 
-    def _fragment_text(self, index: int, text) -> list:
-        """Text of a fragment: THINK is reasoning, RESPONSE is the answer, other kinds are not shown."""
-        if not isinstance(text, str) or not text:
-            return []
+    def _fragments_set(self, fragments: list, op: str | None) -> list:
+        """APPEND adds fragments; SET (or no op) replaces the list, emitting only what is new."""
+        old = [] if op == p.OP_APPEND else self._fragments
+        answered = any(f.kind == ANSWER and f.text for f in old)
+        if op != p.OP_APPEND:
+            self._fragments = []
+        out = []
+        for fragment in fragments:
+            if not isinstance(fragment, dict):
+                continue
+            kind = str(fragment.get("type", ""))
+            self._fragments.append(_Fragment(_category(kind), kind))
+            index = len(self._fragments) - 1
+            for field in ("results", "references"):
+                if isinstance(fragment.get(field), list):
+                    self._search[(index, field)] = list(fragment[field])
+            text = _text(fragment.get("content")) or ""
+            previous = old[index] if index < len(old) else None
+            if previous and previous.kind == self._fragments[index].kind and text.startswith(previous.text):
+                self._fragments[index].text = previous.text
+                text = text[len(previous.text):]
+            elif answered and self._fragments[index].kind == ANSWER:
+                # The service replaced text we already sent (a content filter): we cannot take it back, so
+                # the notice is kept aside rather than appended to an answer it contradicts.
+                self.withheld += text
+                continue
+            out += self._fragment_text(index, text)
+        return out
+
+    def _fragment_field(self, index: int, field: str, op: str | None, value) -> list:
         try:
-            kind = self._fragment_types[index]
+            position = index if index >= 0 else len(self._fragments) + index
+            fragment = self._fragments[position]
         except IndexError:
             return []
-        if kind == p.FRAGMENT_THINK:
-            return [Text(reasoning=text)]
-        if kind == p.FRAGMENT_RESPONSE:
-            return [Text(content=text)]
+        if "/" + field == p.FRAGMENT_TEXT_SUFFIX:
+            text = _text(value)
+            if text is None:
+                return []
+            if op == p.OP_SET and text.startswith(fragment.text):
+                text = text[len(fragment.text):]
+            return self._fragment_text(position, text)
+        if "/" + field in p.FRAGMENT_RESULT_SUFFIXES and isinstance(value, list):
+            key = (position, field)
+            self._search[key] = (self._search.get(key, []) + value) if op == p.OP_APPEND else list(value)
         return []
 
+    def _fragment_text(self, index: int, text: str) -> list:
+        """Text of a fragment: reasoning or answer by its type; search fragments' text is reasoning-side."""
+        fragment = self._fragments[index]
+        if not text or fragment.kind == OTHER:
+            return []
+        out = self._emit(fragment.kind, text)
+        fragment.text += text
+        return out
+
+    def _emit(self, kind: str, text: str) -> list:
+        """Count the raw text and drop what a continue stream repeats; answer text is content, the rest reasoning."""
+        held = self.skip.get(kind, 0)
+        if held:
+            dropped = min(held, len(text))
+            self.skip[kind] = held - dropped
+            text = text[dropped:]
+        if not text:
+            return []
+        self.received[kind] = self.received.get(kind, 0) + len(text)
+        return [Text(content=text) if kind == ANSWER else Text(reasoning=text)]
+
     def _status(self, value) -> None:
-        if value == p.STATUS_FINISHED:
-            self.finish = "stop"
-        elif value == p.STATUS_INCOMPLETE:
-            self.finish = "length"
+        if value in (p.STATUS_FINISHED, p.STATUS_INCOMPLETE, p.STATUS_CONTENT_FILTER):
+            # FINISHED may be provisional: a content filter can still follow and replace it.
+            if self.status != p.STATUS_CONTENT_FILTER:
+                self.status = value
+        elif value in p.STATUS_ERRORS:
+            raise WebStreamError(f"the web chat ended the answer with {value}", p.STATUS_ERRORS[value])
 
     def _note_message_id(self, value) -> None:
         if self.message_id is None and isinstance(value, int):
             self.message_id = value
+            if self.resumes is not None and value != self.resumes:
+                # A new message (fallback_to_resume made one): trim nothing, a repeat is better than a gap.
+                self.skip, self.received = {}, {}
 
 
-def _toast_text(obj) -> str:
+def _is_batch(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "p" in i for i in value)
+
+
+def _notice(obj, event: str | None) -> WebStreamError:
+    """The error a toast, hint or error frame stands for."""
+    content = obj.get("content") if isinstance(obj, dict) else None
+    reason = obj.get("finish_reason") if isinstance(obj, dict) else None
+    if reason == p.UNSUPPORTED_CLIENT or content == p.UNSUPPORTED_CLIENT:
+        return WebStreamError(_notice_text(obj), "unsupported_client")
+    if event == p.EVENT_HINT and content == p.HINT_RATE_LIMIT:
+        return WebStreamError("rate_limit", "rate_limit")
+    if event == p.EVENT_HINT and content == p.HINT_INPUT_TOO_LONG:
+        return WebStreamError("the prompt is longer than the web chat accepts", "input_too_long")
+    return WebStreamError(_notice_text(obj), "toast")
+
+
+def _notice_text(obj) -> str:
     """The human text of a toast or error object."""
     if isinstance(obj, dict):
         for key in ("content", "msg", "message", "biz_msg"):
             if isinstance(obj.get(key), str) and obj[key]:
                 return obj[key][:300]
         if isinstance(obj.get("error"), (dict, str)):
-            return _toast_text(obj["error"]) if isinstance(obj["error"], dict) else obj["error"][:300]
+            return _notice_text(obj["error"]) if isinstance(obj["error"], dict) else obj["error"][:300]
     return "the web chat reported an error"
 
 
 class Citations:
-    """Rewrite `[citation:N]` to `[N]` in streamed text (markers split across pieces too)."""
+    """Rewrite `[citation:N]` and `[reference:N]` to `[N]` in streamed text (markers split across pieces too)."""
 
-    _MARK = re.compile(r"\[citation:(\d+)\]")
-    _PARTIAL = re.compile(r"\[(?:c(?:i(?:t(?:a(?:t(?:i(?:o(?:n(?::\d*)?)?)?)?)?)?)?)?)?$")
+    _MARK = re.compile(r"\[(?:citation|reference):(\d+)\]")
+    _WORDS = ("citation:", "reference:")
 
     def __init__(self) -> None:
         self._held = ""
@@ -187,11 +319,18 @@ class Citations:
     def feed(self, text: str) -> str:
         """Return what can be emitted now; a possible marker start is held back."""
         text = self._held + text
-        partial = self._PARTIAL.search(text)
-        self._held = partial.group(0) if partial else ""
-        if partial:
-            text = text[:partial.start()]
+        self._held = ""
+        start = text.rfind("[")
+        if start >= 0 and self._unfinished(text[start + 1:]):
+            text, self._held = text[:start], text[start:]
         return self._MARK.sub(r"[\1]", text)
+
+    def _unfinished(self, tail: str) -> bool:
+        """Tell whether `[` + tail may still become a marker."""
+        for word in self._WORDS:
+            if word.startswith(tail) or (tail.startswith(word) and tail[len(word):].isdigit()):
+                return True
+        return False
 
     def flush(self) -> str:
         """Whatever is still held at the end."""
@@ -200,11 +339,12 @@ class Citations:
 
 
 def sources_text(results: list[dict]) -> str:
-    """The source list appended to a search answer."""
-    lines = []
+    """The source list appended to a search answer (each URL once)."""
+    lines, seen = [], set()
     for position, result in enumerate(results, start=1):
-        if not isinstance(result, dict) or not result.get("url"):
+        if not isinstance(result, dict) or not result.get("url") or result["url"] in seen:
             continue
+        seen.add(result["url"])
         index = result.get("cite_index") or position
         lines.append(f"[{index}] [{result.get('title') or result['url']}]({result['url']})")
     return ("\n\nSources:\n" + "\n".join(lines)) if lines else ""

@@ -1,0 +1,152 @@
+"""The web chat's JSON calls: identity headers, the envelope, proof-of-work answers, and what each refusal means."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+
+from services.credentials import Token
+from services.errors import (Forbidden, GatewayError, RateLimited, Unauthorized, UpstreamError,
+                             UpstreamUnavailable)
+from services.offload import run_blocking
+from services.providers.deepseek_web import protocol as p
+from services.providers.deepseek_web.pow import pow_response, solve
+from services.providers.failures import classify_status, connection_failed, failure, scrub
+from services.providers.registry import Provider
+from services.settings import Settings
+
+INVALID_POW = "invalid_pow"   # the code of the error that earns one fresh challenge on the same account
+
+
+def until_text(moment: float) -> str:
+    """A unix time as people read it in an error message."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(moment))
+
+
+class WebCalls:
+    """Makes one call at a time to the web chat as its own client does, and classifies every refusal."""
+
+    def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
+        self.provider, self.http, self.settings = provider, http, settings
+        s = settings
+        self._identity = {**p.client_headers(s.web_client_version, s.web_client_locale, s.web_timezone_offset,
+                                             s.web_user_agent), **provider.headers, "Origin": provider.base_url}
+
+    def headers(self, token: Token, session_id: str | None = None) -> dict:
+        """Headers of a call; a call about a session comes from that session's page."""
+        page = p.SESSION_PAGE + session_id if session_id else "/"
+        return {**self._identity, "Authorization": f"Bearer {token.secret}",
+                "Referer": self.provider.base_url.rstrip("/") + page}
+
+    def call(self, token: Token, method: str, path: str, body: dict | None = None, *, params: dict | None = None,
+             files: dict | None = None, headers: dict | None = None):
+        """One JSON call (or a multipart upload): the envelope's biz_data, or a classified error."""
+        try:
+            response = self.http.request(method, self.provider.url(path), params=params,
+                                         json=body if files is None else None, files=files,
+                                         headers={**self.headers(token), **(headers or {})},
+                                         timeout=(self.settings.connect_timeout, 30))
+        except requests.RequestException:
+            raise connection_failed(self.provider.name, "could not reach the web chat") from None
+        with response:
+            return self.reply(token, response.status_code, response.headers, response.content)
+
+    def reply(self, token: Token, status: int, headers, content: bytes):
+        """Read a JSON reply: its biz_data, or the error its envelope, status or headers stand for."""
+        blocked = self._block_cause(status, headers)
+        if blocked:
+            raise failure(Forbidden(f"{self.provider.name}: {blocked}; this is not the account's fault.",
+                                    code="web_chat_blocked"), token_state="rest", retryable=True)
+        try:
+            envelope = json.loads(content or b"null")
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict):
+            if status >= 400:
+                raise classify_status(self.provider.name, token, status, content, headers)
+            raise connection_failed(self.provider.name, "the web chat sent a reply that is not JSON")
+        error = p.envelope_error(envelope)
+        if error is None and status < 400:
+            return p.biz_data(envelope)
+        if error is None:
+            raise classify_status(self.provider.name, token, status, content, headers)
+        raise self.refusal(token, *error)
+
+    def _block_cause(self, status: int, headers) -> str | None:
+        """What a WAF, region block or browser challenge looks like, named; None for a normal reply."""
+        if status == 202 and headers.get(p.WAF_HEADER):
+            return f"a web application firewall held the call back (HTTP 202, {p.WAF_HEADER}: " \
+                   f"{headers.get(p.WAF_HEADER)}); DeepSeek blocks many IPs outside mainland China"
+        if status in (403, 429) and headers.get(p.CHALLENGE_HEADER) == "challenge":
+            return f"the site answered with a browser challenge (HTTP {status}) that a gateway cannot pass"
+        if "text/html" in headers.get("Content-Type", ""):
+            return f"the web chat answered with an HTML page (HTTP {status}): a WAF or region block " \
+                   "(DeepSeek blocks many IPs outside mainland China)"
+        return None
+
+    def refusal(self, token: Token, where: str, code: int, message: str, data: dict) -> GatewayError:
+        """The gateway error an envelope's code stands for, tagged with what it means for the account."""
+        name, ref = self.provider.name, token.ref
+        if where == "code" and code in p.DEAD_TOKEN_CODES:
+            return failure(Unauthorized(f"{name} rejected token {ref}: invalid or expired web token (code {code}); "
+                                        "log in again and copy a fresh userToken."), token_state="dead",
+                           retryable=True)
+        if where == "code" and code == p.CLIENT_TOO_OLD_CODE:
+            return failure(UpstreamError(
+                f"{name} refuses client version {self.settings.web_client_version} (code 40005, "
+                "CLIENT_VERSION_TOO_LOW): set FREESEEK_WEB_CLIENT_VERSION to the current web client's version.",
+                code="client_version_too_low"), token_state=None, retryable=True)
+        if where == "code" and code == p.INVALID_POW_CODE:
+            return failure(UpstreamError(f"{name} rejected the proof-of-work answer for {ref} (code 40301).",
+                                         code=INVALID_POW), token_state="rest", retryable=True)
+        if where == "code" and code in p.OVERLOADED_CODES:
+            return failure(UpstreamUnavailable(f"{name} is overloaded (code {code}); try again shortly."),
+                           token_state="rest", retryable=True)
+        if where == "biz" and code == p.MUTED_BIZ_CODE:
+            return self.muted(token, data.get("mute_until"))
+        if where == "biz" and code in p.BANNED_BIZ_CODES:
+            return failure(Forbidden(f"{name}: account {ref} is {p.BANNED_BIZ_CODES[code]} by DeepSeek.",
+                                     code="account_banned"), token_state="dead", retryable=True)
+        if code == p.UPLOAD_RATE_LIMIT_CODE or any(w in message.lower() for w in p.RATE_LIMIT_WORDS):
+            return failure(RateLimited(f"{name}: account {ref} is sending too frequently (rate-limited by the "
+                                       "web chat)."), token_state="cooldown", retryable=True)
+        detail = scrub(message, token)[:200]
+        return failure(UpstreamError(f"{name}: the web chat refused the call ({where} {code}"
+                                     f"{': ' + detail if detail else ''})."), token_state="rest", retryable=True)
+
+    def muted(self, token: Token, mute_until) -> GatewayError:
+        """A muted account: it rests until the mute ends, and says until when."""
+        until = float(mute_until) if isinstance(mute_until, (int, float)) and mute_until > 0 else None
+        when = f" until {until_text(until)}" if until else ""
+        wait = max(1.0, until - time.time()) if until else None
+        return failure(Forbidden(f"{self.provider.name}: account {token.ref} is muted by DeepSeek{when}.",
+                                 code="account_muted", retry_after=wait), token_state="cooldown", retryable=True)
+
+    def with_pow(self, token: Token, target_path: str, send):
+        """Call `send(pow_header)`; an answer the service rejects earns one fresh challenge, then the error stands."""
+        for attempt in (1, 2):
+            try:
+                return send(self.pow_header(token, target_path))
+            except GatewayError as error:
+                if error.code != INVALID_POW or attempt == 2:
+                    raise
+
+    def pow_header(self, token: Token, target_path: str) -> str:
+        """Fetch a fresh challenge for one path and answer it honestly (solved off the event loop)."""
+        data = self.call(token, "POST", p.CREATE_POW_CHALLENGE, p.pow_challenge_body(target_path)) or {}
+        challenge = data.get("challenge") if isinstance(data, dict) else None
+        if not isinstance(challenge, dict) or challenge.get("algorithm") != p.POW_ALGORITHM:
+            raise connection_failed(self.provider.name, "the web chat sent a proof-of-work challenge of an "
+                                                        "unknown kind")
+        try:
+            args = (str(challenge["challenge"]), str(challenge["salt"]), int(challenge["expire_at"]),
+                    int(challenge["difficulty"]))
+        except (KeyError, TypeError, ValueError):
+            raise connection_failed(self.provider.name, "the web chat sent a malformed proof-of-work "
+                                                        "challenge") from None
+        answer = run_blocking(solve, *args)
+        if answer is None:
+            raise connection_failed(self.provider.name, "no answer to the proof-of-work challenge exists")
+        return pow_response(challenge, answer)
