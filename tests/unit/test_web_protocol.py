@@ -9,7 +9,8 @@ import pytest
 
 from services.events import Text
 from services.providers.deepseek_web.pow import deepseek_hash, pow_response, solve
-from services.providers.deepseek_web.stream import Citations, WebStreamError, WebStreamParser, sources_text
+from services.providers.deepseek_web.citations import Citations, sources_text
+from services.providers.deepseek_web.stream import WebStreamError, WebStreamParser
 from services.sse import SSEEvent
 from tests.fakes.keccak_reference import deepseek_hash_hex
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from services.events import Text
-from services.providers.deepseek_web.stream import Citations, WebStreamError, WebStreamParser
+from services.providers.deepseek_web.citations import Citations
+from services.providers.deepseek_web.stream import WebStreamError, WebStreamParser
 from services.sse import SSEEvent
 
 

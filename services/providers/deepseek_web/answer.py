@@ -11,7 +11,8 @@ from services.errors import BadRequest, GatewayError, RateLimited, UpstreamError
 from services.events import Conversation, Finish, Text
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.conversations import Turn
-from services.providers.deepseek_web.stream import Citations, WebStreamError, WebStreamParser, sources_text
+from services.providers.deepseek_web.citations import Citations, sources_text
+from services.providers.deepseek_web.stream import WebStreamError, WebStreamParser
 from services.providers.failures import connection_failed, failure
 from services.providers.http_body import READ_ERRORS, HttpBody
 from services.sse import read_events

@@ -12,7 +12,7 @@ from services.errors import (Forbidden, GatewayError, RateLimited, Unauthorized,
                              UpstreamUnavailable)
 from services.offload import run_blocking
 from services.providers.deepseek_web import protocol as p
-from services.providers.deepseek_web.pow import pow_response, solve
+from services.providers.deepseek_web.pow import RATE, pow_response, solve
 from services.providers.failures import classify_status, connection_failed, failure, scrub
 from services.providers.registry import Provider
 from services.settings import Settings
@@ -143,6 +143,10 @@ class WebCalls:
         try:
             args = (str(challenge["challenge"]), str(challenge["salt"]), int(challenge["expire_at"]),
                     int(challenge["difficulty"]))
+            if (len(bytes.fromhex(args[0])) != 32 or not 0 < args[3] <= 10 ** 8
+                    or len(f"{args[1]}_{args[2]}_{args[3]}".encode()) >= RATE
+                    or not {"signature", "target_path"} <= challenge.keys()):
+                raise ValueError(args[0])
         except (KeyError, TypeError, ValueError):
             raise connection_failed(self.provider.name, "the web chat sent a malformed proof-of-work "
                                                         "challenge") from None
