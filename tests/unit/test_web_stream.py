@@ -148,3 +148,29 @@ def test_citation_and_reference_markers_split_anywhere():
         citations = Citations()
         pieces = [text[i:i + size] for i in range(0, len(text), size)]
         assert "".join(citations.feed(p) for p in pieces) + citations.flush() == "A [1], B [12] and [refer] or [c"
+
+
+def test_a_cut_followed_by_an_unsupported_client_refusal_is_final():
+    with pytest.raises(WebStreamError) as caught:
+        parse([{"p": "response/fragments", "o": "APPEND", "v": [{"type": "RESPONSE", "content": "Once"}]},
+               {"p": "response/status", "o": "SET", "v": "INCOMPLETE"},
+               {"type": "error", "content": "Upgrade", "finish_reason": "unsupported_client_by_model"}])
+    assert caught.value.kind == "unsupported_client"
+
+
+@pytest.mark.parametrize("value", [None, 3, 2.5, True, [], [1, "x", None], {"a": None}, "", {"response": None},
+                                   [{"p": None}], [{"p": 5, "v": 1}], {"text": 3}])
+@pytest.mark.parametrize("path", [None, "response", "response/fragments", "response/fragments/-1/content",
+                                  "response/fragments/7/results", "response/content", "response/status",
+                                  "response/fragments/x/content", 42, ["response"]])
+def test_odd_values_at_any_path_are_skipped_not_fatal(path, value):
+    obj = {"v": value} if path is None else {"p": path, "v": value}
+    parser, _, _ = parse([obj, {"p": "response/content", "v": "ok"}])
+    assert parser.status is None
+
+
+@pytest.mark.parametrize("choices", [None, "x", {"delta": 1}, [1, None, {"delta": "x"}, {"delta": {"content": 5}}]])
+def test_odd_legacy_choices_are_skipped(choices):
+    parser, _, content = parse([{"choices": choices, "message_id": 3},
+                                {"choices": [{"delta": {"type": "text", "content": "ok"}, "finish_reason": "stop"}]}])
+    assert (content, parser.finish) == ("ok", "stop")

@@ -127,8 +127,9 @@ class WebStreamParser:
     def _legacy(self, obj: dict) -> list:
         self._note_message_id(obj.get("message_id"))
         out = []
-        for choice in obj.get("choices") or []:
-            delta = choice.get("delta") or {}
+        choices = obj.get("choices") if isinstance(obj.get("choices"), list) else []
+        for choice in (c for c in choices if isinstance(c, dict)):
+            delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
             kind, text = delta.get("type"), delta.get("content")
             if kind == p.LEGACY_SEARCH and isinstance(delta.get("search_results"), list):
                 self._search["legacy"] = delta["search_results"]
@@ -152,7 +153,7 @@ class WebStreamParser:
             return [e for item in value for e in self._at(f"{p.PATH_RESPONSE}/{item['p']}", item.get("o"),
                                                          item.get("v"))]
         if "p" in obj:
-            self._path = obj["p"]
+            self._path = obj["p"] if isinstance(obj["p"], str) else None
         if op == p.OP_BATCH and _is_batch(value):
             base = self._path or p.PATH_RESPONSE
             return [e for item in value for e in self._at(f"{base}/{item['p']}", item.get("o"), item.get("v"))]
@@ -264,6 +265,8 @@ class WebStreamParser:
         return [Text(content=text) if kind == ANSWER else Text(reasoning=text)]
 
     def _status(self, value) -> None:
+        if not isinstance(value, str):
+            return
         if value in (p.STATUS_FINISHED, p.STATUS_INCOMPLETE, p.STATUS_CONTENT_FILTER):
             # FINISHED may be provisional: a content filter can still follow and replace it.
             if self.status != p.STATUS_CONTENT_FILTER:
@@ -280,7 +283,8 @@ class WebStreamParser:
 
 
 def _is_batch(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "p" in i for i in value)
+    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and isinstance(i.get("p"), str)
+                                                           for i in value)
 
 
 def _notice(obj, event: str | None) -> WebStreamError:
