@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 from werkzeug.wrappers import Request, Response
 
@@ -28,7 +29,8 @@ class Account:
 
     state: str = "ok"                 # "ok", "dead" (40003), "blocked" (HTML), "busy" (rate-limited), "banned"
     format: str = "patch"             # "patch", "fragments" or "legacy"
-    text: list[str] | None = None     # answer pieces; default "echo: <last line of the prompt>" in pieces
+    # Answer pieces, or a callable `text(prompt) -> pieces`; default "echo: <last line of the prompt>" in pieces.
+    text: list[str] | Callable[[str], list[str]] | None = None
     thinking: list[str] = field(default_factory=lambda: ["Let me ", "think."])
     pace: float = 0.0
     cut_after: int | None = None      # drop the connection after this many stream events
@@ -176,6 +178,8 @@ class FakeWebChat(LoopbackServer):
                 self._active.pop(token, None)
 
     def _pieces(self, account: Account, body: dict) -> list[str]:
+        if callable(account.text):
+            return account.text(body.get("prompt") or "")
         if account.text is not None:
             return account.text
         last = (body.get("prompt") or "").splitlines()[-1] if body.get("prompt") else ""
