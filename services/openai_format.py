@@ -32,6 +32,11 @@ class Answer:
         """The reasoning so far."""
         return "".join(self.reasoning)
 
+    @property
+    def tool_call_text(self) -> str:
+        """The calls' names and arguments: what the model wrote for them, for counting usage."""
+        return "".join(c["function"]["name"] + c["function"]["arguments"] for c in self.tool_calls.values())
+
     def chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
         """One `chat.completion.chunk` with this answer's id, created time and model."""
         chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.call.created,

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from tests.fakes import web_tools as wt
+from tests.unit.test_chat_app import sse_events
 from tests.unit.test_native_tools import assembled
 from tests.unit.test_web_app import chat
 
@@ -160,3 +161,18 @@ def test_legacy_functions_work_on_the_web_chat(client, web):
     assert choice["finish_reason"] == "function_call"
     assert json.loads(choice["message"]["function_call"]["arguments"]) == wt.ONE_CALL[0][1]
     assert '<tool_result name="get_weather" id="call_' in web.completions[-1]["prompt"]
+
+
+def test_a_slowly_arriving_block_keeps_deadlines_and_keep_alives_going(make_app, web):
+    client = make_app(FREESEEK_IDLE_TIMEOUT="1", FREESEEK_FIRST_HEARTBEAT_SECONDS="0.5",
+                      FREESEEK_HEARTBEAT_SECONDS="0.5").test_client()
+    block = wt.tag_block(wt.ONE_CALL)
+    pieces = ["Checking."] + [block[i:i + 10] for i in range(0, len(block), 10)]
+    web.account("webtok", text=lambda prompt: pieces, pace=0.2)   # the block takes about 2.5 s, idle limit 1 s
+    response = chat(client, messages=ASK, tools=wt.TOOLS, stream=True)
+    events = sse_events(response)
+    first_call = next(i for i, e in enumerate(events) if isinstance(e, dict) and e.get("choices")
+                      and e["choices"][0]["delta"].get("tool_calls"))
+    assert ":" in events[:first_call]   # keep-alive comments while the block was held
+    calls, content, finish = assembled(response)
+    assert (content, finish, calls[0]["name"]) == ("Checking.", "tool_calls", "get_weather")
