@@ -141,7 +141,8 @@ def _tool_lines(tools: dict | None) -> list[str]:
     lines = ["", "## Tool calling on the web chat (emulated)", "",
              f"Each answer below is split in two at every {'' if tools['stride'] == 1 else str(tools['stride']) + 'th '}"
              "position and sent by the fake web chat; the gateway answers stream and non-stream "
-             f"({sum(r['answers'] for r in tools['cases'].values())} requests, {tools['seconds']:.0f} s). "
+             f"({sum(r['answers'] for r in tools['cases'].values())} requests, {tools['seconds']:.0f} s, run "
+             f"{tools.get('started', '-')}). "
              "*Recovered* means the exact calls, the exact text before them and `finish_reason: tool_calls`; "
              "*leaked* means markup in the client's content; *not_a_call* answers must arrive unchanged.", "",
              "| case | answers | recovered | leaked | false calls | text changed |", "|---|---|---|---|---|---|"]

@@ -75,5 +75,7 @@ def run(stride: int = 1) -> dict:
                     row["text_changed"] += content != text
     totals = {key: sum(r[key] for r in rows.values()) for key in next(iter(rows.values()))}
     calls_expected = sum(r["answers"] for case, r in rows.items() if not case.startswith("not_a_call"))
-    return {"stride": stride, "seconds": time.monotonic() - started, "cases": rows, "totals": totals,
+    return {"stride": stride, "seconds": time.monotonic() - started,
+            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(time.time() - (time.monotonic() - started))),
+            "cases": rows, "totals": totals,
             "call_answers": calls_expected, "recovered_pct": 100 * totals["recovered"] / max(1, calls_expected)}
