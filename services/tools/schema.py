@@ -7,6 +7,7 @@ import json
 import re
 
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_NOTHING = object()   # "cannot be this type", distinct from a JSON null
 
 
 class ArgumentsError(ValueError):
@@ -50,8 +51,6 @@ def coerce(value, schema: dict, raw: bool = False):
     # The log line names types only: arguments are the user's data, like prompts.
     raise ArgumentsError(f"expected {' or '.join(types)}, got {_json_type(value)}")
 
-
-_NOTHING = object()
 
 
 def _types(schema: dict) -> list[str]:
