@@ -12,13 +12,13 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench import report, scenarios  # noqa: E402
+from bench import report, scenarios, tool_calls  # noqa: E402
 from bench.contestants import ROOT, start_gateway, start_litellm, start_upstream  # noqa: E402
 
 FULL = {"latency_requests": 1000, "throughput_seconds": 10, "throughput_rounds": 2, "streams": [1000, 2000, 5000],
-        "stream_chunks": 30, "stream_pace": 1.0, "ramp_seconds": 20, "pow_runs": 5}
+        "stream_chunks": 30, "stream_pace": 1.0, "ramp_seconds": 20, "pow_runs": 5, "tool_stride": 1}
 QUICK = {"latency_requests": 100, "throughput_seconds": 2, "throughput_rounds": 1, "streams": [200],
-         "stream_chunks": 5, "stream_pace": 0.2, "ramp_seconds": 0, "pow_runs": 1}
+         "stream_chunks": 5, "stream_pace": 0.2, "ramp_seconds": 0, "pow_runs": 1, "tool_stride": 29}
 
 
 def summary(times: dict[str, list[float]]) -> dict:
@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--litellm", action=argparse.BooleanOptionalAction, default=None,
                         help="include LiteLLM's proxy (default: in full runs)")
     parser.add_argument("--streams", help="comma-separated slow-stream counts, e.g. 1000,2000,5000")
+    parser.add_argument("--only", choices=["tools"], help="run only this scenario and merge its figures into the "
+                                                          "results.json already in --out")
     parser.add_argument("--out", help="folder for results.json, benchmarks.md and plots (default: docs/ for "
                                       "full runs, a temporary folder for quick ones)")
     args = parser.parse_args()
@@ -46,6 +48,15 @@ def main() -> None:
         config["streams"] = [int(n) for n in args.streams.split(",")]
     use_litellm = (not args.quick) if args.litellm is None else args.litellm
     out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
+    if args.only == "tools":
+        existing = out / "results.json"
+        results = json.loads(existing.read_text()) if existing.exists() else {
+            "mode": "tools only", "config": config, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+        print("tool calling...", flush=True)
+        results["tools"] = tool_calls.run(config["tool_stride"])
+        _write(results, out)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
     results = {"mode": "quick" if args.quick else "full", "config": config,
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -92,6 +103,12 @@ def main() -> None:
     finally:
         for contestant in reversed(running):
             contestant.stop()
+    print("tool calling...", flush=True)
+    results["tools"] = tool_calls.run(config["tool_stride"])
+    _write(results, out)
+
+
+def _write(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     report.write(results, out)

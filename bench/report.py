@@ -19,7 +19,7 @@ def _stream_rows(results: dict) -> dict[int, dict[str, dict]]:
 def verdicts(results: dict) -> str:
     """Where we stand against each target of the benchmark issue."""
     lines = []
-    for mode in ("non_stream", "stream"):
+    for mode in ("non_stream", "stream") if "latency" in results else ():
         row = results["latency"][mode].get("freeseek", {})
         target = "met" if row.get("added_p50_ms", 99) <= 1.5 else "NOT met"
         line = f"- added latency p50, {mode}: {_ms(row.get('added_p50_ms'))} ms (target <= 1.5 ms: {target})"
@@ -42,6 +42,13 @@ def verdicts(results: dict) -> str:
     if pow_:
         lines.append(f"- proof of work, worst case: solver {pow_['solver_s']:.3f} s vs hashlib loop "
                      f"{pow_['hashlib_loop_s']:.3f} s ({'met' if pow_['solver_s'] <= pow_['hashlib_loop_s'] else 'NOT met'})")
+    tools = results.get("tools")
+    if tools:
+        t = tools["totals"]
+        met = tools["recovered_pct"] == 100 and t["leaked"] == 0 and t["false_calls"] == 0
+        lines.append(f"- tool calling on the web chat: {tools['recovered_pct']:.1f} % of {tools['call_answers']} "
+                     f"call answers recovered exactly, {t['leaked']} leaked markup, {t['false_calls']} false calls "
+                     f"(target 100 % / 0 / 0: {'met' if met else 'NOT met'})")
     return "\n".join(lines)
 
 
@@ -55,17 +62,17 @@ def write(results: dict, out: Path) -> None:
              "## Against the targets", "", verdicts(results), "",
              "## Latency at concurrency 1 (time to last byte, keep-alive, contestants interleaved)", "",
              "| mode | contestant | p50 ms | p99 ms | added p50 ms | added p99 ms |", "|---|---|---|---|---|---|"]
-    for mode, rows in results["latency"].items():
+    for mode, rows in results.get("latency", {}).items():
         for name, row in rows.items():
             lines.append(f"| {mode} | {name} | {_ms(row['p50_ms'])} | {_ms(row['p99_ms'])} | "
                          f"{_ms(row.get('added_p50_ms'))} | {_ms(row.get('added_p99_ms'))} |")
     lines += ["", "## Throughput at concurrency 64 (requests/s)", "", "| mode | contestant | requests/s | errors |",
               "|---|---|---|---|"]
-    for mode, rows in results["throughput"].items():
+    for mode, rows in results.get("throughput", {}).items():
         for name, row in rows.items():
             lines.append(f"| {mode} | {name} | {row['rps']:.0f} | {row['errors']} |")
     config = results["config"]
-    lines += ["", f"## Slow streams ({config['stream_chunks']} chunks, {config['stream_pace']} s apart, held at once)",
+    lines += ["", f"## Slow streams ({config.get('stream_chunks')} chunks, {config.get('stream_pace')} s apart, held at once)",
               "", "Streams open over `ramp s`; *all open* counts only chunks sent after the last stream had started.", "",
               "| streams | contestant | ramp s | complete | errors | RSS before MiB | RSS open MiB | KiB per stream | "
               "delay p50 ms | p99 ms | all open: p50 ms | p99 ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -80,7 +87,8 @@ def write(results: dict, out: Path) -> None:
                   f"Solver: {pow_['solver_s']:.3f} s (median of {pow_['runs']}); a plain `hashlib.sha3_256` loop "
                   f"over the same 144000 inputs: {pow_['hashlib_loop_s']:.3f} s; first solve in a fresh process "
                   f"(numba import and cache load, or compilation): {pow_['first_solve_in_process_s']:.2f} s."]
-    if _plot(results, out):
+    lines += _tool_lines(results.get("tools"))
+    if "latency" in results and _plot(results, out):
         lines += ["", "![latency](latency.png)", "", "![slow streams](slow_streams.png)"]
     (out / "benchmarks.md").write_text("\n".join(lines) + "\n")
 
@@ -124,3 +132,25 @@ def _plot(results: dict, out: Path) -> bool:
     fig.savefig(out / "slow_streams.png", dpi=100)
     plt.close(fig)
     return True
+
+
+def _tool_lines(tools: dict | None) -> list[str]:
+    """The tool-calling section: per case, answers, calls recovered exactly, leaks, false calls."""
+    if not tools:
+        return []
+    lines = ["", "## Tool calling on the web chat (emulated)", "",
+             f"Each answer below is split in two at every {'' if tools['stride'] == 1 else str(tools['stride']) + 'th '}"
+             "position and sent by the fake web chat; the gateway answers stream and non-stream "
+             f"({sum(r['answers'] for r in tools['cases'].values())} requests, {tools['seconds']:.0f} s, run "
+             f"{tools.get('started', '-')}). "
+             "*Recovered* means the exact calls, the exact text before them and `finish_reason: tool_calls`; "
+             "*leaked* means markup in the client's content; *not_a_call* answers must arrive unchanged.", "",
+             "| case | answers | recovered | leaked | false calls | text changed |", "|---|---|---|---|---|---|"]
+    for case, row in tools["cases"].items():
+        recovered = "-" if case.startswith("not_a_call") else row["recovered"]
+        lines.append(f"| {case} | {row['answers']} | {recovered} | {row['leaked']} | {row['false_calls']} | "
+                     f"{row['text_changed']} |")
+    t = tools["totals"]
+    lines.append(f"| **all** | {t['answers']} | {t['recovered']} ({tools['recovered_pct']:.1f} % of "
+                 f"{tools['call_answers']}) | {t['leaked']} | {t['false_calls']} | {t['text_changed']} |")
+    return lines

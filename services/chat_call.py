@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from services.models import ModelRequest, parse_model
+from services.tools.request import ToolRequest, is_legacy, modernise
 
 
 @dataclass
@@ -17,15 +18,21 @@ class ChatCall:
     model: ModelRequest
     stream: bool
     include_usage: bool
+    tools: ToolRequest = field(default_factory=ToolRequest)
+    legacy_functions: bool = False   # the client speaks `functions`: its reply uses `function_call`
     id: str = field(default_factory=lambda: "chatcmpl-" + uuid.uuid4().hex)
     created: int = field(default_factory=lambda: int(time.time()))
 
     @classmethod
     def from_body(cls, body: dict) -> "ChatCall":
-        """Read the fields the gateway interprets; the rest stays in `body` for the upstream."""
+        """Read the fields the gateway interprets; the rest stays in `body` for the upstream (legacy
+        `functions` rewritten as `tools`, which every provider of ours takes)."""
         options = body.get("stream_options") or {}
+        legacy = is_legacy(body)
+        body = modernise(body)
         return cls(body=body, model=parse_model(body.get("model") or "deepseek-chat"),
-                   stream=bool(body.get("stream")), include_usage=bool(options.get("include_usage")))
+                   stream=bool(body.get("stream")), include_usage=bool(options.get("include_usage")),
+                   tools=ToolRequest.from_body(body), legacy_functions=legacy)
 
     @property
     def messages(self) -> list[dict]:

@@ -147,7 +147,8 @@ class ChatService:
         if upstream is not None and (upstream.prompt_tokens or upstream.completion_tokens):
             run.stats.usage = upstream
         else:
-            run.stats.usage = self.counter.usage(answer.call.messages, answer.text, answer.reasoning_text)
+            run.stats.usage = self.counter.usage(answer.call.messages, answer.text + answer.tool_call_text,
+                                                 answer.reasoning_text)
             run.stats.usage.counted = True
         return run.stats.usage
 

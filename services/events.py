@@ -14,10 +14,32 @@ class Text:
 
 
 @dataclass
-class ToolCalls:
-    """Tool-call deltas, relayed as the upstream sent them (each with its `index`)."""
+class ToolCallDelta:
+    """A piece of one tool call: its first piece carries `id` and `name`, every piece more argument text.
 
-    calls: list
+    Whatever the source (a provider's native deltas, or calls parsed from emulation markup), the calls of
+    an answer are numbered 0, 1, ... by `index`, and a call's `arguments` pieces concatenate to a JSON object.
+    """
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+    @property
+    def starts_call(self) -> bool:
+        """Tell whether this piece opens its call (the renderers announce a new call on it)."""
+        return self.id is not None
+
+
+@dataclass
+class HeldContent:
+    """The upstream sent content that the gateway holds back for now (a tool-call block still arriving).
+
+    It resets the relay's content deadlines without reaching the client.
+    """
+
+    chars: int = 0
 
 
 @dataclass

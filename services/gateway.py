@@ -17,6 +17,7 @@ from services.providers.registry import Provider, Registry
 from services.relay import Relay
 from services.settings import Settings
 from services.token_check import TokenChecker
+from services.tools.emulation import ToolEmulation
 from services.usage import TokenCounter
 
 
@@ -34,11 +35,13 @@ def http_session(settings: Settings) -> requests.Session:
 
 
 def build_adapter(provider: Provider, http: requests.Session, settings: Settings):
-    """The adapter object that speaks this provider's protocol."""
+    """The adapter object that speaks this provider's protocol, with tools emulated if it has none."""
     if provider.adapter == "deepseek-web":
         from services.providers.deepseek_web.adapter import WebChat
-        return WebChat(provider, http, settings)
-    return OpenAICompatible(provider, http, settings)
+        adapter = WebChat(provider, http, settings)
+    else:
+        adapter = OpenAICompatible(provider, http, settings)
+    return ToolEmulation(adapter) if provider.tools == "emulated" else adapter
 
 
 class Gateway:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.chat_call import ChatCall
-from services.events import Conversation, Finish, Text, ToolCalls, Usage
+from services.events import Conversation, Finish, Text, ToolCallDelta, Usage
 
 FOLD_OPEN, FOLD_CLOSE = "<details>\n<summary>Reasoning</summary>\n\n", "\n\n</details>\n\n"
 
@@ -32,6 +32,11 @@ class Answer:
         """The reasoning so far."""
         return "".join(self.reasoning)
 
+    @property
+    def tool_call_text(self) -> str:
+        """The calls' names and arguments: what the model wrote for them, for counting usage."""
+        return "".join(c["function"]["name"] + c["function"]["arguments"] for c in self.tool_calls.values())
+
     def chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
         """One `chat.completion.chunk` with this answer's id, created time and model."""
         chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.call.created,
@@ -50,9 +55,8 @@ class Answer:
             self.upstream_usage = event
         elif isinstance(event, Text):
             deltas = self._text_deltas(event)
-        elif isinstance(event, ToolCalls):
-            self._merge_tool_calls(event.calls)
-            deltas = [{"tool_calls": event.calls}]
+        elif isinstance(event, ToolCallDelta):
+            deltas = self._tool_call_deltas(event)
         elif isinstance(event, Finish):
             self.finish_reason = event.reason
             if self._folding:
@@ -68,7 +72,7 @@ class Answer:
         """The closing chunk, then the usage chunk when the client asked for it."""
         chunks = [] if self._role_sent else [self.chunk({"role": "assistant", "content": ""})]
         self._role_sent = True
-        chunks.append(self.chunk({}, self.finish_reason or "stop"))
+        chunks.append(self.chunk({}, self._finish_reason()))
         if self.call.include_usage:
             chunks.append({"id": self.id, "object": "chat.completion.chunk", "created": self.call.created,
                            "model": self.call.model.name, "choices": [], "usage": usage.as_openai()})
@@ -76,15 +80,19 @@ class Answer:
 
     def completion(self, usage: Usage) -> dict:
         """The whole answer as one `chat.completion`."""
-        message: dict = {"role": "assistant", "content": self._folded_text()}
+        content = self._folded_text()
+        # With calls and nothing said before them, content is null, as OpenAI's own models answer.
+        message: dict = {"role": "assistant", "content": content if content or not self.tool_calls else None}
         if self.reasoning and not self.call.model.fold:
             message["reasoning_content"] = self.reasoning_text
-        if self.tool_calls:
+        if self.tool_calls and self.call.legacy_functions:
+            message["function_call"] = self.tool_calls[min(self.tool_calls)]["function"]
+        elif self.tool_calls:
             message["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
         return {"id": self.id, "object": "chat.completion", "created": self.call.created,
                 "model": self.call.model.name,
                 "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": self.finish_reason or "stop"}],
+                             "finish_reason": self._finish_reason()}],
                 "usage": usage.as_openai(), "system_fingerprint": None}
 
     def _text_deltas(self, event: Text) -> list[dict]:
@@ -110,20 +118,28 @@ class Answer:
             return FOLD_OPEN + self.reasoning_text + FOLD_CLOSE + self.text
         return self.text
 
-    def _merge_tool_calls(self, calls: list) -> None:
-        """Assemble streamed tool-call fragments (arguments arrive in pieces) into whole calls."""
-        for fragment in calls:
-            if not isinstance(fragment, dict):
-                continue
-            index = fragment.get("index", len(self.tool_calls))
-            call = self.tool_calls.setdefault(index, {"id": None, "type": "function",
-                                                      "function": {"name": "", "arguments": ""}})
-            if fragment.get("id"):
-                call["id"] = fragment["id"]
-            if fragment.get("type"):
-                call["type"] = fragment["type"]
-            function = fragment.get("function") or {}
-            if function.get("name"):
-                call["function"]["name"] += function["name"]
-            if function.get("arguments"):
-                call["function"]["arguments"] += function["arguments"]
+    def _finish_reason(self) -> str:
+        reason = self.finish_reason or "stop"
+        if reason == "tool_calls" and self.call.legacy_functions:
+            return "function_call"
+        return reason
+
+    def _tool_call_deltas(self, event: ToolCallDelta) -> list[dict]:
+        """Merge one piece into its whole call, and render it as a stream delta."""
+        call = self.tool_calls.setdefault(event.index, {"id": None, "type": "function",
+                                                        "function": {"name": "", "arguments": ""}})
+        if event.starts_call:
+            call["id"], call["function"]["name"] = event.id, event.name or ""
+        call["function"]["arguments"] += event.arguments
+        if self.call.legacy_functions:
+            if event.index != min(self.tool_calls):
+                return []   # the legacy reply holds one call
+            piece = {"name": event.name or "", "arguments": event.arguments} if event.starts_call else \
+                {"arguments": event.arguments}
+            return [{"function_call": piece}]
+        if event.starts_call:
+            piece = {"index": event.index, "id": event.id, "type": "function",
+                     "function": {"name": event.name or "", "arguments": event.arguments}}
+        else:
+            piece = {"index": event.index, "function": {"arguments": event.arguments}}
+        return [{"tool_calls": [piece]}]

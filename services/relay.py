@@ -13,7 +13,7 @@ from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import (ClientGone, GatewayError, PaymentRequired, RateLimited, Unauthorized, UpstreamError,
                              UpstreamTimeout, UpstreamUnavailable)
-from services.events import KeepAlive, Text, ToolCalls
+from services.events import HeldContent, KeepAlive, Text, ToolCallDelta
 from services.pool import TokenPool
 from services.providers.failures import failure
 from services.settings import Settings
@@ -216,7 +216,12 @@ class RelayRun:
                     break
                 if isinstance(event, KeepAlive):
                     continue  # upstream comments keep our socket alive; they are not content
-                if isinstance(event, (Text, ToolCalls)):
+                if isinstance(event, HeldContent):
+                    # Content held back (a tool-call block arriving) is progress for the deadlines, but not
+                    # yet for the client: failover stays possible and keep-alives keep flowing.
+                    attempt.content_at = time.monotonic()
+                    continue
+                if isinstance(event, (Text, ToolCallDelta)):
                     attempt.content_at = time.monotonic()
                     self._content_started = True
                 self._queue.put(event)

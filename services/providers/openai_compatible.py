@@ -10,13 +10,14 @@ import requests
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import UpstreamError, UpstreamTimeout
-from services.events import KEEPALIVE, Finish, Text, ToolCalls, Usage
+from services.events import KEEPALIVE, Finish, Text, Usage
 from services.providers.failures import classify_status, connection_failed, failure, scrub, upstream_message
 from services.providers.http_body import READ_ERRORS, HttpBody
 from services.providers.registry import Provider
 from services.settings import Settings
 from services.sse import read_events
 from services.think_tags import ThinkTagSplitter
+from services.tools.native import NativeToolCalls
 
 
 class OpenAICompatible:
@@ -100,12 +101,12 @@ class OpenAIStream:
         self.body.close()
 
     def events(self) -> Iterator:
-        """Yield Text, ToolCalls, Usage and KeepAlive events, then one Finish; raise if the stream is cut."""
+        """Yield Text, ToolCallDelta, Usage and KeepAlive events, then one Finish; raise if the stream is cut."""
         content_type = self.body.response.headers.get("Content-Type", "")
         if "json" in content_type:
             yield from self._whole_answer(self.body.read_all())
             return
-        splitter = ThinkTagSplitter()
+        splitter, calls = ThinkTagSplitter(), NativeToolCalls()
         finish, done = None, False
         chunks = self.body.chunks()
         try:
@@ -117,7 +118,7 @@ class OpenAIStream:
                     done = True
                     break
                 chunk = self._decode(sse.data)
-                for event in self._chunk_events(chunk, splitter):
+                for event in self._chunk_events(chunk, splitter, calls):
                     if isinstance(event, Finish):
                         finish = event
                     else:
@@ -127,9 +128,10 @@ class OpenAIStream:
         except READ_ERRORS:
             raise connection_failed(self.provider, "the connection broke during the answer") from None
         yield from splitter.flush()
+        yield from calls.flush()
         if finish is None and not done:
             raise connection_failed(self.provider, "the stream ended before the answer was complete")
-        yield finish or Finish("stop")
+        yield Finish(calls.finish_reason(finish.reason if finish else "stop"))
 
     def _decode(self, data: str) -> dict:
         try:
@@ -144,7 +146,7 @@ class OpenAIStream:
                           token_state="rest", retryable=True)
         return chunk
 
-    def _chunk_events(self, chunk: dict, splitter: ThinkTagSplitter) -> Iterator:
+    def _chunk_events(self, chunk: dict, splitter: ThinkTagSplitter, calls: NativeToolCalls) -> Iterator:
         """Normalise one chunk (or a whole non-stream answer): reasoning in any of its three spellings."""
         if isinstance(chunk.get("usage"), dict):
             yield normalise_usage(chunk["usage"])
@@ -158,26 +160,25 @@ class OpenAIStream:
             if isinstance(delta.get("content"), str) and delta["content"]:
                 yield from splitter.feed(delta["content"])
             if delta.get("tool_calls"):
-                yield ToolCalls(delta["tool_calls"])
+                yield from calls.feed(delta["tool_calls"])
             if choice.get("finish_reason"):
                 yield Finish(choice["finish_reason"])
 
     def _whole_answer(self, data: bytes) -> Iterator:
         """An upstream that ignored `stream` and sent one JSON answer (leading blank lines allowed)."""
-        splitter = ThinkTagSplitter()
+        splitter, calls = ThinkTagSplitter(), NativeToolCalls()
         chunk = self._decode(data.decode("utf-8", "replace").strip() or "{}")
         finish = None
-        for event in self._chunk_events(chunk, splitter):
+        for event in self._chunk_events(chunk, splitter, calls):
             if isinstance(event, Finish):
                 finish = event
-            elif isinstance(event, ToolCalls):
-                yield ToolCalls([{"index": i, **call} for i, call in enumerate(event.calls)])
             else:
                 yield event
         yield from splitter.flush()
+        yield from calls.flush()
         if finish is None:
             raise connection_failed(self.provider, "answered without a complete message")
-        yield finish
+        yield Finish(calls.finish_reason(finish.reason))
 
 
 def normalise_usage(raw: dict) -> Usage:

@@ -12,6 +12,7 @@ from services.settings import ConfigError
 
 BUILTIN_FILE = Path(__file__).with_name("builtin.toml")
 ADAPTERS = ("openai", "deepseek-web")
+TOOL_MODES = ("native", "emulated")
 # Secrets that match no provider's prefix are web-chat tokens, as in the original gateway.
 FALLBACK_PROVIDER = "deepseek-web"
 
@@ -38,6 +39,7 @@ class Provider:
     check_url: str = "/models"
     headers: Mapping[str, str] = field(default_factory=dict)
     concurrency: int = 0
+    tools: str = "native"     # "emulated": the upstream has no tools, the gateway prompts and parses for it
 
     def url(self, path_or_url: str) -> str:
         """Resolve a path under the base URL (absolute URLs are kept)."""
@@ -154,7 +156,7 @@ def _merge(tables: dict, extra: dict) -> None:
 def _provider(name: str, table: dict) -> Provider:
     """Validate one provider table and turn it into a Provider."""
     known = {"base_url", "adapter", "chat_path", "key_prefixes", "models", "capabilities", "check_url",
-             "headers", "concurrency"}
+             "headers", "concurrency", "tools"}
     unknown = set(table) - known
     if unknown:
         raise ConfigError(f"provider '{name}': unknown keys {sorted(unknown)} (known: {sorted(known)})")
@@ -163,6 +165,9 @@ def _provider(name: str, table: dict) -> Provider:
     adapter = table.get("adapter", "openai")
     if adapter not in ADAPTERS:
         raise ConfigError(f"provider '{name}': adapter must be one of {ADAPTERS}")
+    tools = table.get("tools", "native")
+    if tools not in TOOL_MODES:
+        raise ConfigError(f"provider '{name}': tools must be one of {TOOL_MODES}")
     base_url = str(table.get("base_url", ""))
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"provider '{name}': base_url must be an http(s) URL")
@@ -186,4 +191,5 @@ def _provider(name: str, table: dict) -> Provider:
         check_url=str(table.get("check_url", "/models")),
         headers={str(k): str(v) for k, v in table.get("headers", {}).items()},
         concurrency=int(table.get("concurrency", 0)),
+        tools=tools,
     )

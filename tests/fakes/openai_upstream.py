@@ -30,7 +30,8 @@ class Script:
     split_bytes: int = 0                   # write the body in pieces this small (lines split across writes)
     json_reply: bool = False               # ignore `stream` and answer with one JSON body
     mid_stream_error: bool = False         # send a `data: {"error": ...}` after the first content
-    tool_calls: list | None = None
+    tool_calls: list | None = None         # tool-call deltas, one per chunk, sent as given
+    finish: str | None = None              # the finish reason (default: "tool_calls" after calls, else "stop")
 
 
 class FakeOpenAI(LoopbackServer):
@@ -98,10 +99,12 @@ class FakeOpenAI(LoopbackServer):
 
     def _whole(self, script: Script, body: dict) -> dict:
         message = {"role": "assistant", "content": "".join(self._pieces(script, body))}
+        if script.tool_calls:
+            message["tool_calls"] = script.tool_calls
         if script.reasoning:
             message["reasoning_content"] = "".join(script.reasoning)
         return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message,
-                "finish_reason": "stop"}], "usage": self._usage(script, body)}
+                "finish_reason": script.finish or "stop"}], "usage": self._usage(script, body)}
 
     def _deltas(self, script: Script, body: dict) -> list[dict]:
         deltas = []
@@ -139,7 +142,7 @@ class FakeOpenAI(LoopbackServer):
                 if script.usage_style == "deepseek" and i == len(deltas) - 1:
                     chunk["usage"] = self._usage(script, body)
                 yield from self._write(script, _data(chunk))
-            finish = "tool_calls" if script.tool_calls else "stop"
+            finish = script.finish or ("tool_calls" if script.tool_calls else "stop")
             yield from self._write(script, _data({**base, "choices": [{"index": 0, "delta": {},
                                                                          "finish_reason": finish}]}))
             if script.usage_style == "openai" and include_usage:

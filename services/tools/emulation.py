@@ -1,0 +1,150 @@
+"""Tools for a provider that has none (the web chat): the prompt going up, the sieve on the way back."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Iterator
+
+from services.chat_call import ChatCall
+from services.credentials import Token
+from services.events import Conversation, Finish, Text
+from services.tools.history import plain_messages, with_block
+from services.tools.prompt import tool_block
+from services.tools.sieve import ToolSieve
+
+TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
+
+
+class Recollection:
+    """What this worker remembers of emulated rounds: the text behind call ids, the tools of a session."""
+
+    def __init__(self, limit: int = 10000):
+        self._limit = limit
+        self._answers: OrderedDict[str, str] = OrderedDict()
+        self._sessions: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember_answer(self, call_ids: list[str], text: str) -> None:
+        """Record the text the model wrote for the calls that were parsed out of it."""
+        with self._lock:
+            for call_id in call_ids:
+                _put(self._answers, call_id, text, self._limit)
+
+    def recall(self, call_ids: list) -> str | None:
+        """The text behind an assistant turn's calls, if this worker parsed them."""
+        with self._lock:
+            texts = {self._answers.get(i) for i in call_ids}
+        return texts.pop() if len(texts) == 1 else None
+
+    def session_saw(self, session_id: str, digest: str) -> None:
+        """Record that a web session's prompt holds the tool block with this digest."""
+        with self._lock:
+            _put(self._sessions, session_id, digest, self._limit)
+
+    def session_tools(self, session_id: str) -> str | None:
+        """The digest of the tool block a session last saw."""
+        with self._lock:
+            return self._sessions.get(session_id)
+
+
+def _put(store: OrderedDict, key: str, value: str, limit: int) -> None:
+    store[key] = value
+    store.move_to_end(key)
+    while len(store) > limit:
+        store.popitem(last=False)
+
+
+class ToolEmulation:
+    """Wraps the adapter of a provider without native tools; the adapter sees a plain prompt and yields
+    plain text, from which the sieve recovers the calls."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.memory = Recollection()
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def pin(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
+        """Pin on the call as the upstream will see it (continuation fingerprints depend on it)."""
+        return self.inner.pin(self.prepare(call), tokens)
+
+    def check(self, token: Token):
+        """Check a token with the wrapped adapter (its verdict as that adapter gives it)."""
+        return self.inner.check(token)
+
+    def open(self, call: ChatCall, token: Token):
+        """Open the upstream answer on the plain prompt, read back through the sieve."""
+        prepared = self.prepare(call)
+        stream = self.inner.open(prepared, token)
+        if not call.tools.active:
+            return stream
+        return EmulatedStream(stream, call, self.memory, _digest(tool_block(call.tools)))
+
+    def prepare(self, call: ChatCall) -> ChatCall:
+        """The call without tool fields: tool history as text, the tool block where the upstream needs it."""
+        history = any(m.get("role") == "tool" or m.get("tool_calls") for m in call.messages)
+        if not call.tools.active and not history and not any(k in call.body for k in TOOL_FIELDS):
+            return call
+        messages = plain_messages(call.messages, self.memory.recall)
+        if call.tools.active:
+            block = tool_block(call.tools)
+            session = _continued_session(call)
+            if session is None:
+                messages = with_block(messages, block, at_start=True)
+            elif self.memory.session_tools(session) != _digest(block):
+                messages = with_block(messages, block, at_start=False)
+        body = {k: v for k, v in call.body.items() if k not in TOOL_FIELDS}
+        body["messages"] = messages
+        return replace(call, body=body)
+
+
+class EmulatedStream:
+    """An upstream answer whose content goes through the sieve; reasoning is never searched for calls."""
+
+    def __init__(self, inner, call: ChatCall, memory: Recollection, digest: str):
+        self.inner, self.call, self.memory, self.digest = inner, call, memory, digest
+
+    def abort(self) -> None:
+        """Abort the upstream read (called from another greenlet)."""
+        self.inner.abort()
+
+    def close(self) -> None:
+        """Close the upstream answer."""
+        self.inner.close()
+
+    def events(self) -> Iterator:
+        """The upstream's events with tool-call markup turned into ToolCallDelta events."""
+        sieve = ToolSieve(self.call.tools, self.call.id)
+        written: list[str] = []
+        for event in self.inner.events():
+            if isinstance(event, Text):
+                if event.reasoning:
+                    yield Text(reasoning=event.reasoning)
+                if event.content:
+                    written.append(event.content)
+                    yield from sieve.feed(event.content)
+            elif isinstance(event, Finish):
+                yield from sieve.flush()
+                if sieve.calls:
+                    self.memory.remember_answer([c.id for c in sieve.calls], "".join(written))
+                yield Finish("tool_calls") if sieve.calls else event
+            else:
+                if isinstance(event, Conversation):
+                    self.memory.session_saw(event.id.rpartition("@")[0], self.digest)
+                yield event
+
+
+def _continued_session(call: ChatCall) -> str | None:
+    """The session a `conversation_id` continues natively, if the call names one."""
+    conversation_id = call.body.get("conversation_id")
+    if isinstance(conversation_id, str) and "@" in conversation_id:
+        return conversation_id.rpartition("@")[0] or None
+    return None
+
+
+def _digest(block: str) -> str:
+    return hashlib.sha256(block.encode()).hexdigest()[:16]
