@@ -22,6 +22,9 @@ class ChatCall:
     legacy_functions: bool = False   # the client speaks `functions`: its reply uses `function_call`
     id: str = field(default_factory=lambda: "chatcmpl-" + uuid.uuid4().hex)
     created: int = field(default_factory=lambda: int(time.time()))
+    # What a provider read from the request once (e.g. the web chat's images and files), kept for the length of
+    # the request so a failover does not read it again; copies of the call share it.
+    extracted: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_body(cls, body: dict) -> "ChatCall":

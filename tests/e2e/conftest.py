@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import openai
 import pytest
 import requests
 
@@ -104,3 +105,19 @@ def start_gateway(fake, web, tmp_path_factory):
 @pytest.fixture(scope="module")
 def gateway(start_gateway):
     return start_gateway()
+
+
+_clients: list[openai.OpenAI] = []
+
+
+def openai_client(gateway: GatewayProcess, key: str, timeout: float = 60) -> openai.OpenAI:
+    """An openai SDK client for a gateway, closed after the test so no socket is left to the garbage collector."""
+    _clients.append(openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=timeout))
+    return _clients[-1]
+
+
+@pytest.fixture(autouse=True)
+def close_openai_clients():
+    yield
+    while _clients:
+        _clients.pop().close()

@@ -8,11 +8,13 @@ import time
 import openai
 import requests
 
+from tests.e2e.conftest import openai_client
+
 MESSAGES = [{"role": "user", "content": "hello web"}]
 
 
 def sdk(gateway, key):
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=60)
+    return openai_client(gateway, key)
 
 
 def test_stream_and_non_stream_with_reasoning(gateway, web):

@@ -9,6 +9,8 @@ import openai
 import pytest
 import requests
 
+from tests.e2e.conftest import openai_client
+
 STORY = ["It was ", "a quiet ", "night, and ", "the gateway ", "kept every word."]
 WHOLE = "".join(STORY)
 ASK = [{"role": "user", "content": "tell me"}]
@@ -19,19 +21,8 @@ def gateway(start_gateway):
     return start_gateway(FREESEEK_WEB_CONTINUE_PAUSE="0.05")
 
 
-_clients: list[openai.OpenAI] = []
-
-
-@pytest.fixture(autouse=True)
-def close_clients():
-    yield
-    while _clients:
-        _clients.pop().close()
-
-
 def sdk(gateway, key):
-    _clients.append(openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=60))
-    return _clients[-1]
+    return openai_client(gateway, key)
 
 
 def streamed(client, **kwargs) -> tuple[str, str | None]:

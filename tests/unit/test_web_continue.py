@@ -9,6 +9,7 @@ from services.providers.deepseek_web.stream import WebStreamParser
 from services.sse import read_events
 from tests.fakes.web_account import Account
 from tests.fakes.web_streams import stream_bytes
+from tests.unit.web_fixtures import client, make_app  # noqa: F401 (fixtures)
 from tests.unit.test_web_app import chat, stream_text
 
 STORY = ["Once upon a time ", "there was a gateway ", "that never repeated ", "itself and never ", "lost a word."]

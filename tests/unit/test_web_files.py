@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.providers.deepseek_web import files
 from tests.fakes.loopback import LoopbackServer
+from tests.unit.web_fixtures import client, make_app  # noqa: F401 (fixtures)
 from tests.unit.test_web_app import chat as send
 
 
@@ -163,3 +164,59 @@ def test_uploads_of_one_request_run_at_the_same_time(make_app, web, monkeypatch)
     client = make_app().test_client()
     assert chat(client, messages=with_parts(image_part(data_url(PNG)), image_part(data_url(PDF)))).status_code == 200
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("address, public", [
+    ("8.8.8.8", True), ("2606:4700::1111", True), ("127.0.0.1", False), ("10.1.2.3", False), ("0.0.0.0", False),
+    ("169.254.169.254", False), ("::1", False), ("::ffff:127.0.0.1", False), ("::127.0.0.1", False),
+    ("64:ff9b::a9fe:a9fe", False), ("2002:a9fe:a9fe::1", False), ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),
+    ("fec0::1", False), ("fe80::1%eth0", False), ("224.0.0.1", False), ("not an address", False)])
+def test_only_public_addresses_count_as_public(address, public):
+    assert files.is_public(address) is public
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://\u2100.com/a.png", "http://2130706433/a.png",
+                                 "http://0x7f.1/a.png", "http://user@127.0.0.1:1@example.org/"])
+def test_unparsable_or_disguised_local_links_are_a_400(client, web, url):
+    response = chat(client, messages=with_parts(image_part(url)))
+    assert response.status_code == 400 and web.uploads == []
+
+
+def test_a_dripping_link_meets_its_deadline(make_app, web, monkeypatch):
+    monkeypatch.setattr(files, "is_public", lambda address: address == "127.0.0.1")
+
+    class Drip(ImageHost):
+        def _wsgi(self, environ, start_response):
+            def body():
+                for _ in range(100):
+                    yield b"x"
+                    release.wait(0.2)
+            return Response(body(), mimetype="image/png", direct_passthrough=True)(environ, start_response)
+    release = threading.Event()
+    client = make_app(FREESEEK_WEB_FETCH_TIMEOUT="1").test_client()
+    with Drip() as host:
+        response = chat(client, messages=with_parts(image_part(host.root + "/slow.png")))
+        release.set()
+    assert response.status_code == 400 and "FREESEEK_WEB_FETCH_TIMEOUT" in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("url", ["data:image/png;BASE64," + base64.b64encode(PNG).decode(),
+                                 "data:image/png;base64," + base64.encodebytes(PNG).decode()])
+def test_data_urls_in_any_case_and_with_line_breaks(client, web, url):
+    assert chat(client, messages=with_parts(image_part(url))).status_code == 200
+    assert web.uploads[-1]["bytes"] == PNG
+
+
+def test_uploads_stop_polling_once_the_attempt_has_failed():
+    cancel, polls = threading.Event(), []
+
+    class Calls:
+        def with_pow(self, token, path, send):
+            return {"id": "file-1"}
+
+        def call(self, token, method, path, **kwargs):
+            polls.append(path)
+            cancel.set()  # the attempt fails elsewhere while this upload waits for the file
+            return {"files": [{"id": "file-1", "status": "PENDING"}]}
+    files.upload_all(Calls(), None, [files.Attachment("a.png", "image/png", PNG)], False, 60, cancel)
+    assert polls == ["/api/v0/file/fetch_files"]

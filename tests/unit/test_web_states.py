@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.unit.web_fixtures import client, make_app  # noqa: F401 (fixtures)
 from tests.unit.test_web_app import chat, stream_text
 
 
@@ -169,3 +170,9 @@ def test_token_check_reports_the_account_state(client, web, knobs, expected):
     web.account("checktok", **knobs)
     body = client.post("/token/check", json={"token": "checktok"}).json
     assert {k: body[k] for k in expected} == expected and body["provider"] == "deepseek-web"
+
+
+def test_a_hint_followed_by_an_answer_is_not_an_error(client, web):
+    web.account("hintanswer", format="current", hint="rate_limit", hint_answer=True)
+    response = chat(client, tokens="hintanswer")
+    assert response.status_code == 200 and response.json["choices"][0]["message"]["content"] == "echo: hi there"

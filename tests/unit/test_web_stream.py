@@ -90,9 +90,15 @@ def test_terminal_statuses_are_errors_of_their_kind(status, kind):
     assert caught.value.kind == kind
 
 
+@pytest.mark.parametrize("content, kind", [("rate_limit", "rate_limit"), ("input_exceeds_limit", "input_too_long"),
+                                           ("something_new", "toast")])
+def test_an_error_hint_is_kept_as_the_outcome_if_no_answer_follows(content, kind):
+    parser, _, _ = parse([("hint", {"type": "error", "content": content, "clear_response": True}),
+                          ("hint", {"type": "info", "content": "search_quota_low"}), ("close", {})])
+    assert parser.hint.kind == kind and parser.closed
+
+
 @pytest.mark.parametrize("line, kind", [
-    (("hint", {"type": "error", "content": "rate_limit", "clear_response": True}), "rate_limit"),
-    (("hint", {"type": "error", "content": "input_exceeds_limit"}), "input_too_long"),
     (("toast", {"type": "error", "content": "Upgrade", "finish_reason": "unsupported_client_by_model"}),
      "unsupported_client"),
     ({"type": "error", "content": "Upgrade", "finish_reason": "unsupported_client_by_model"}, "unsupported_client"),

@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import requests
 
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import Forbidden, GatewayError, Unauthorized
+from services.errors import Forbidden, Unauthorized
 from services.prompt import flatten, message_text
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.answer import WebStream
-from services.providers.deepseek_web.calls import INVALID_POW, WebCalls, until_text
+from services.providers.deepseek_web.calls import WebCalls, until_text
 from services.providers.deepseek_web.conversations import Conversations
 from services.providers.deepseek_web.files import Attachment, LinkFetcher, collect, upload_all
 from services.providers.failures import connection_failed, failure
@@ -72,7 +71,6 @@ class WebChat:
         self.calls = WebCalls(provider, http, settings)
         self.fetcher = LinkFetcher(settings)
         self.conversations = Conversations(settings.web_session_idle_seconds)
-        self._attachments: OrderedDict[tuple, list[Attachment]] = OrderedDict()
         self._lock = threading.Lock()
         self._janitor: threading.Thread | None = None
 
@@ -102,18 +100,12 @@ class WebChat:
         return self.settings.web_expert_model_type if call.model.expert else self.settings.web_model_type
 
     def attachments(self, call: ChatCall, plan: Plan) -> list[Attachment]:
-        """The images and files to upload: the new turn's when continuing, else the whole history's (read once
-        per request, so failover to another account does not fetch links again)."""
-        key = (call.id, plan.continues)
-        with self._lock:
-            if key in self._attachments:
-                return self._attachments[key]
-        found = collect(call.messages[-1:] if plan.continues else call.messages, self.settings, self.fetcher)
-        with self._lock:
-            self._attachments[key] = found
-            while len(self._attachments) > 64:
-                self._attachments.popitem(last=False)
-        return found
+        """The images and files to upload: the new turn's when continuing, else the whole history's."""
+        key = ("deepseek-web attachments", plan.continues)
+        if key not in call.extracted:  # read once per request: a failover does not fetch links again
+            call.extracted[key] = collect(call.messages[-1:] if plan.continues else call.messages, self.settings,
+                                          self.fetcher)
+        return call.extracted[key]
 
     # ---- the answer --------------------------------------------------------------------------------
 
@@ -124,34 +116,28 @@ class WebChat:
             # A new session with the whole history as one prompt (another account cannot continue a session).
             plan = Plan(flatten(call.messages))
         attachments = self.attachments(call, plan)
+        cancel = threading.Event()
         session = _Background(self._new_session, token) if plan.session_id is None else None
         uploads = _Background(upload_all, self.calls, token, attachments, call.model.reasoning,
-                              self.settings.web_upload_timeout) if attachments else None
-        pow_header = self.calls.pow_header(token, p.COMPLETION)
-        if session is not None:
-            plan.session_id = session.result()
-        file_ids = uploads.result() if uploads is not None else []
+                              self.settings.web_upload_timeout, cancel) if attachments else None
+        try:
+            pow_header = self.calls.pow_header(token, p.COMPLETION)
+            if session is not None:
+                plan.session_id = session.result()
+            file_ids = uploads.result() if uploads is not None else []
+        finally:
+            cancel.set()  # uploads still running belong to an attempt that failed
         body = p.completion_body(plan.session_id, plan.parent_id, self.model_type(call), plan.prompt, file_ids,
                                  call.model.reasoning, call.model.search, self.settings.web_completion_extra)
-        try:
-            stream = self.post_stream(token, p.COMPLETION, body, plan.session_id, pow_header)
-        except GatewayError as error:
-            if error.code != INVALID_POW:
-                raise
-            # One fresh challenge on the same account; a second refusal fails over.
-            stream = self.post_stream(token, p.COMPLETION, body, plan.session_id,
-                                      self.calls.pow_header(token, p.COMPLETION))
+        stream = self.calls.with_pow(token, p.COMPLETION, lambda header: self.post_stream(
+            token, p.COMPLETION, body, plan.session_id, header), first=pow_header)
         return WebStream(self, call, token, plan.session_id, stream)
 
     def resume(self, token: Token, session_id: str, message_id: int) -> HttpBody:
         """Open the stream that continues a cut answer (with a challenge only if the service asks for one)."""
         body = p.continue_body(session_id, message_id)
-        try:
-            return self.post_stream(token, p.CONTINUE, body, session_id, None)
-        except GatewayError as error:
-            if error.code != INVALID_POW:
-                raise
-        return self.post_stream(token, p.CONTINUE, body, session_id, self.calls.pow_header(token, p.CONTINUE))
+        return self.calls.with_pow(token, p.CONTINUE, lambda header: self.post_stream(
+            token, p.CONTINUE, body, session_id, header), first=None)
 
     def post_stream(self, token: Token, path: str, body: dict, session_id: str, pow_header: str | None) -> HttpBody:
         """POST a call that answers with an event stream; a JSON reply instead is classified as an error."""
@@ -172,7 +158,8 @@ class WebChat:
     def _new_session(self, token: Token) -> str:
         data = self.calls.call(token, "POST", p.CREATE_SESSION, p.create_session_body())
         data = data if isinstance(data, dict) else {}
-        session_id = data.get("id") or (data.get("chat_session") or {}).get("id")
+        nested = data.get("chat_session") if isinstance(data.get("chat_session"), dict) else {}
+        session_id = next((v for v in (data.get("id"), nested.get("id")) if isinstance(v, str) and v), None)
         if not session_id:
             raise failure(Forbidden(f"{self.provider.name}: account {token.ref} may not open a chat session "
                                     "(empty reply: the account or this IP is banned)."), token_state="dead",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Iterator
 
@@ -16,6 +17,8 @@ from services.providers.deepseek_web.stream import WebStreamError, WebStreamPars
 from services.providers.failures import connection_failed, failure
 from services.providers.http_body import READ_ERRORS, HttpBody
 from services.sse import read_events
+
+log = logging.getLogger("freeseek")
 
 if TYPE_CHECKING:
     from services.providers.deepseek_web.adapter import WebChat
@@ -61,10 +64,14 @@ class WebStream:
                 if isinstance(event, Text):
                     answer.append(event.content)
                 yield event
+            if self.parser.hint is not None and not self.parser.received:
+                raise self._stream_error(self.parser.hint)  # a hint instead of an answer
             if self.parser.status is None and rounds == 0:
                 raise connection_failed(self.adapter.provider.name, "the stream ended before the answer was complete")
-            # A cut answer (or a continue stream that ended without a status) is resumed, a bounded number of times.
-            if self.parser.status not in (None, p.STATUS_INCOMPLETE) or rounds >= settings.web_continue_rounds:
+            # A cut answer (or a continue stream that ended without a status) is resumed, a bounded number of
+            # times; the legacy format has no continuation.
+            if (self.parser.status not in (None, p.STATUS_INCOMPLETE) or self.parser.legacy
+                    or rounds >= settings.web_continue_rounds):
                 break
             if self.parser.message_id is None or self._aborted.wait(settings.web_continue_pause):
                 break
@@ -91,6 +98,8 @@ class WebStream:
                 if parser.closed:
                     return
         except WebStreamError as exc:
+            if parser.message_id is not None and parser.status is None:
+                self.adapter.stop_later(self.token, self.session_id, parser.message_id)  # it may still be writing
             raise self._stream_error(exc) from None
         except READ_ERRORS:
             if parser.status == p.STATUS_INCOMPLETE or self._continuing:
@@ -104,8 +113,10 @@ class WebStream:
         self._continuing = True
         try:
             self.body = self.adapter.resume(self.token, self.session_id, previous.message_id)
-        except GatewayError:
-            self.body = _Ended()  # this round is lost; the answer stays cut
+        except GatewayError as error:
+            # This round is lost and the answer stays cut: what was received is still worth sending.
+            log.info("continuing an answer on %s failed: %s", self.token.ref, error.message)
+            self.body = _Ended()
         self.parser = WebStreamParser(resume=previous)
 
     def _stream_error(self, exc: WebStreamError) -> GatewayError:

@@ -18,6 +18,10 @@ from services.providers.registry import Provider
 from services.settings import Settings
 
 INVALID_POW = "invalid_pow"   # the code of the error that earns one fresh challenge on the same account
+FETCH = object()              # with_pow: fetch the first challenge too
+# Challenges are typically 144,000 tries (~0.1 s); far larger ones would tie up a solver thread that cannot
+# be interrupted, so they are refused.
+MAX_DIFFICULTY = 5_000_000
 
 
 def until_text(moment: float) -> str:
@@ -57,8 +61,9 @@ class WebCalls:
         """Read a JSON reply: its biz_data, or the error its envelope, status or headers stand for."""
         blocked = self._block_cause(status, headers)
         if blocked:
+            # The block is this server's (its IP or region), not the account's: the account is not set aside.
             raise failure(Forbidden(f"{self.provider.name}: {blocked}; this is not the account's fault.",
-                                    code="web_chat_blocked"), token_state="rest", retryable=True)
+                                    code="web_chat_blocked"), token_state=None, retryable=True)
         try:
             envelope = json.loads(content or b"null")
         except ValueError:
@@ -124,14 +129,15 @@ class WebCalls:
         return failure(Forbidden(f"{self.provider.name}: account {token.ref} is muted by DeepSeek{when}.",
                                  code="account_muted", retry_after=wait), token_state="cooldown", retryable=True)
 
-    def with_pow(self, token: Token, target_path: str, send):
-        """Call `send(pow_header)`; an answer the service rejects earns one fresh challenge, then the error stands."""
-        for attempt in (1, 2):
-            try:
-                return send(self.pow_header(token, target_path))
-            except GatewayError as error:
-                if error.code != INVALID_POW or attempt == 2:
-                    raise
+    def with_pow(self, token: Token, target_path: str, send, first=FETCH):
+        """Call `send(header)` with `first` (a header, None for none, or FETCH); a refused proof earns one fresh
+        challenge on the same account, and a second refusal stands."""
+        try:
+            return send(self.pow_header(token, target_path) if first is FETCH else first)
+        except GatewayError as error:
+            if error.code != INVALID_POW:
+                raise
+        return send(self.pow_header(token, target_path))
 
     def pow_header(self, token: Token, target_path: str) -> str:
         """Fetch a fresh challenge for one path and answer it honestly (solved off the event loop)."""
@@ -143,7 +149,7 @@ class WebCalls:
         try:
             args = (str(challenge["challenge"]), str(challenge["salt"]), int(challenge["expire_at"]),
                     int(challenge["difficulty"]))
-            if (len(bytes.fromhex(args[0])) != 32 or not 0 < args[3] <= 10 ** 8
+            if (len(bytes.fromhex(args[0])) != 32 or not 0 < args[3] <= MAX_DIFFICULTY
                     or len(f"{args[1]}_{args[2]}_{args[3]}".encode()) >= RATE
                     or not {"signature", "target_path"} <= challenge.keys()):
                 raise ValueError(args[0])

@@ -20,6 +20,7 @@ from services.credentials import Token
 from services.errors import BadRequest, PayloadTooLarge, Unprocessable, UpstreamTimeout
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.calls import WebCalls
+from services.providers.http_body import READ_ERRORS
 from services.settings import Settings
 
 POLL_SECONDS = 0.5
@@ -34,21 +35,30 @@ class Attachment:
     data: bytes
 
 
+# IPv6 ranges that carry an IPv4 address to a gateway that may reach private networks (NAT64).
+_TRANSLATED = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def is_public(address: str) -> bool:
     """Tell whether an IP address is on the public internet (not loopback, private, link-local or reserved)."""
     try:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif (ip.sixtofour or ip.teredo or ip.is_site_local or int(ip) < 2 ** 32
+              or any(ip in net for net in _TRANSLATED)):
+            return False  # forms that embed an IPv4 address (or a retired local range) are never fetched
     return ip.is_global and not ip.is_multicast
 
 
 class _PublicOnly:
-    """A connection that refuses to talk to a non-public peer, checked on the socket itself (so a DNS answer
-    that changes between our check and the connect cannot point it at a private server)."""
+    """A connection that refuses to talk to a non-public peer."""
 
+    # Checked on the connected socket itself, so a DNS answer that changes between our check and the
+    # connect cannot point it at a private server.
     def _new_conn(self):
         sock = super()._new_conn()
         if not is_public(sock.getpeername()[0]):
@@ -86,10 +96,11 @@ class LinkFetcher:
 
     def check_host(self, url: str) -> None:
         """Refuse a URL whose host is, or resolves to, a non-public address."""
-        host = urlsplit(url).hostname or ""
+        host = ""
         try:
+            host = urlsplit(url).hostname or ""
             addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-        except (socket.gaierror, UnicodeError):
+        except (socket.gaierror, UnicodeError, ValueError):
             raise BadRequest(f"Cannot resolve the host of the image/file URL '{host}'.", param="messages") from None
         if not addresses or not all(is_public(a) for a in addresses):
             raise BadRequest(f"The image/file URL's host '{host}' is not a public address; the gateway only fetches "
@@ -105,7 +116,8 @@ class LinkFetcher:
                     raise BadRequest(f"Fetching the image/file URL gave HTTP {response.status_code}.",
                                      param="messages")
                 data = b""
-                for chunk in response.iter_content(65536):
+                # read1 returns what has arrived, so a server that drips bytes meets the deadline too.
+                while chunk := response.raw.read1(65536, decode_content=True):
                     data += chunk
                     if len(data) > cap:
                         raise too_large(cap)
@@ -114,7 +126,7 @@ class LinkFetcher:
                                          f"{self.settings.web_fetch_timeout:g} s (FREESEEK_WEB_FETCH_TIMEOUT).",
                                          param="messages")
                 mimetype = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
-        except requests.RequestException:
+        except (requests.RequestException, *READ_ERRORS):
             raise BadRequest("Could not fetch the image/file URL (unreachable, or not a public address).",
                              param="messages") from None
         name = urlsplit(url).path.rsplit("/", 1)[-1] or "file"
@@ -134,8 +146,11 @@ def decode_data_url(url: str, name: str, cap: int) -> Attachment:
         raise BadRequest("A data: URL has no ',' before its data.", param="messages")
     mimetype, *flags = head.split(";")
     try:
-        data = base64.b64decode(payload, validate=True) if "base64" in flags else unquote_to_bytes(payload)
-    except (binascii.Error, ValueError):
+        if "base64" in (flag.strip().lower() for flag in flags):
+            data = base64.b64decode("".join(unquote_to_bytes(payload).decode("ascii").split()), validate=True)
+        else:
+            data = unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
         raise BadRequest("A data: URL's base64 data is malformed.", param="messages") from None
     if len(data) > cap:
         raise too_large(cap)
@@ -183,12 +198,14 @@ def collect(messages: list[dict], settings: Settings, fetcher: LinkFetcher) -> l
 
 
 def upload_all(calls: WebCalls, token: Token, attachments: list[Attachment], thinking: bool,
-               timeout: float) -> list[str]:
+               timeout: float, cancel: threading.Event) -> list[str]:
     """Upload the attachments in parallel on the token's account and wait until the web chat has read them."""
     ids: list[str | None] = [None] * len(attachments)
     errors: list[Exception] = []
 
     def upload(i: int, attachment: Attachment) -> None:
+        if cancel.is_set():
+            return
         try:
             def send(pow_header: str):
                 return calls.call(token, "POST", p.UPLOAD_FILE,
@@ -209,14 +226,15 @@ def upload_all(calls: WebCalls, token: Token, attachments: list[Attachment], thi
         worker.join()
     if errors:
         raise errors[0]
-    _wait_ready(calls, token, [i for i in ids if i], {i: a.name for i, a in zip(ids, attachments)}, timeout)
+    _wait_ready(calls, token, [i for i in ids if i], {i: a.name for i, a in zip(ids, attachments)}, timeout, cancel)
     return [i for i in ids if i]
 
 
-def _wait_ready(calls: WebCalls, token: Token, ids: list[str], names: dict, timeout: float) -> None:
+def _wait_ready(calls: WebCalls, token: Token, ids: list[str], names: dict, timeout: float,
+                cancel: threading.Event) -> None:
     """Poll fetch_files until every file is ready; a failed file is the client's to fix."""
     deadline, pending = time.monotonic() + timeout, set(ids)
-    while pending:
+    while pending and not cancel.is_set():
         data = calls.call(token, "GET", p.FETCH_FILES, params={"file_ids": ",".join(sorted(pending))}) or {}
         for file in data.get("files") or [] if isinstance(data, dict) else []:
             if not isinstance(file, dict) or file.get("id") not in pending:
@@ -230,4 +248,4 @@ def _wait_ready(calls: WebCalls, token: Token, ids: list[str], names: dict, time
             raise UpstreamTimeout(f"The web chat did not finish reading the files within {timeout:g} s "
                                   "(FREESEEK_WEB_UPLOAD_TIMEOUT).")
         if pending:
-            time.sleep(POLL_SECONDS)
+            cancel.wait(POLL_SECONDS)

@@ -78,7 +78,8 @@ def delete_session_body(session_id: str) -> dict:
 
 def biz_data(envelope: dict):
     """The payload of a successful envelope `{"code": 0, "data": {"biz_code": 0, "biz_data": ...}}`."""
-    return (envelope.get("data") or {}).get("biz_data")
+    data = envelope.get("data")
+    return data.get("biz_data") if isinstance(data, dict) else None
 
 
 def envelope_error(envelope: dict) -> tuple[str, int, str, dict] | None:
@@ -127,14 +128,12 @@ FRAGMENT_RESULT_SUFFIXES = ("/results", "/references")
 ANSWER_FRAGMENTS = {"RESPONSE", "TEMPLATE_RESPONSE"}
 REASONING_FRAGMENTS = {"THINK", "THINKING", "REASONING"}
 SEARCH_FRAGMENTS = {"SEARCH", "TOOL_SEARCH", "TOOL_OPEN", "TOOL_FIND"}
-TEMPLATE_FRAGMENT = "TEMPLATE_RESPONSE"
 SKIPPED_PATH_WORDS = ("elapsed_secs", "token_usage", "pending_fragment", "conversation_mode", "search_status",
                       "cite_index", "ban_regenerate")
-FRAGMENT_STATUS_SUFFIX = "/status"
 STATUS_FINISHED, STATUS_INCOMPLETE, STATUS_CONTENT_FILTER = "FINISHED", "INCOMPLETE", "CONTENT_FILTER"
 STATUS_ERRORS = {"CONTEXT_LENGTH_EXCEEDED": "context_length", "TIMEOUT": "timeout"}
 OP_APPEND, OP_SET, OP_BATCH = "APPEND", "SET", "BATCH"
-LEGACY_THINKING, LEGACY_TEXT, LEGACY_SEARCH = "thinking", "text", "search_result"
+LEGACY_THINKING, LEGACY_SEARCH = "thinking", "search_result"
 # Error frames `{"type": "error", "content", "finish_reason"}`: a cut that may be continued, and a refusal of
 # our client identity for this model that no other account would answer differently.
 CUT_REASON = "generation_err"

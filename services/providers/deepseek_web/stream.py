@@ -48,14 +48,12 @@ def _text(value) -> str | None:
 
 
 class WebStreamParser:
-    """Feed SSE events in order; get Text events. Unknown events, paths and shapes are skipped, never fatal.
-
-    `resume` is the parser of a cut answer this stream continues: the continue stream re-sends the message
-    so far, so as many characters of each kind (answer, reasoning, search) as that one received are dropped
-    before anything is emitted, unless the stream turns out to be about another message.
-    """
+    """Feed SSE events in order; get Text events. Unknown events, paths and shapes are skipped, never fatal."""
 
     def __init__(self, resume: "WebStreamParser | None" = None) -> None:
+        # `resume` is the parser of the cut answer this stream continues: the continue stream re-sends the
+        # message so far, so as many characters of each kind (answer, reasoning, search) as that one received
+        # are dropped before anything is emitted, unless the stream turns out to be about another message.
         skip = resume.received if resume else {}
         self.message_id: int | None = None
         self.resumes = resume.message_id if resume else None
@@ -63,6 +61,8 @@ class WebStreamParser:
         self.cut_reason: str | None = None  # the error frame after INCOMPLETE (generation_err: continue)
         self.closed = False
         self.withheld = ""                  # a notice that replaced text we had already sent (content filter)
+        self.hint: WebStreamError | None = None  # an error hint, which counts only if no answer follows it
+        self.legacy = False                 # the legacy format, whose cut answers cannot be continued
         self.skip = dict(skip or {})
         self.received: dict[str, int] = dict(skip or {})  # raw characters of the whole message, per kind
         self._search: dict[object, list[dict]] = dict(resume._search) if resume else {}
@@ -96,8 +96,13 @@ class WebStreamParser:
             obj = json.loads(data)
         except ValueError:
             return []
-        if sse.event in (p.EVENT_TOAST, p.EVENT_HINT):
+        if sse.event == p.EVENT_TOAST:
             raise _notice(obj, sse.event)
+        if sse.event == p.EVENT_HINT:
+            # A hint comes before or instead of an answer: it is the outcome only if no answer comes.
+            if isinstance(obj, dict) and obj.get("type") == "error":
+                self.hint = _notice(obj, sse.event)
+            return []
         if not isinstance(obj, dict):
             return []
         if sse.event == p.EVENT_READY:
@@ -125,6 +130,7 @@ class WebStreamParser:
     # ---- legacy format: {"choices": [{"delta": {"content", "type"}, "finish_reason"}], "message_id"} ----
 
     def _legacy(self, obj: dict) -> list:
+        self.legacy = True
         self._note_message_id(obj.get("message_id"))
         out = []
         choices = obj.get("choices") if isinstance(obj.get("choices"), list) else []
@@ -150,14 +156,16 @@ class WebStreamParser:
             return self._snapshot(value["response"])
         if "p" not in obj and _is_batch(value):
             # A path-less list of patches is a batch relative to the response (the content filter's form).
-            return [e for item in value for e in self._at(f"{p.PATH_RESPONSE}/{item['p']}", item.get("o"),
-                                                         item.get("v"))]
+            return self._batch(p.PATH_RESPONSE, value)
         if "p" in obj:
             self._path = obj["p"] if isinstance(obj["p"], str) else None
         if op == p.OP_BATCH and _is_batch(value):
-            base = self._path or p.PATH_RESPONSE
-            return [e for item in value for e in self._at(f"{base}/{item['p']}", item.get("o"), item.get("v"))]
+            return self._batch(self._path or p.PATH_RESPONSE, value)
         return self._at(self._path, op, value)
+
+    def _batch(self, base: str, items: list) -> list:
+        """Apply a list of `{"p", "o"?, "v"}` patches relative to one path."""
+        return [e for item in items for e in self._at(f"{base}/{item['p']}", item.get("o"), item.get("v"))]
 
     def _snapshot(self, response: dict) -> list:
         """The opening `{"v": {"response": {...}}}`: its text counts (a continue stream re-sends it all)."""
@@ -187,7 +195,7 @@ class WebStreamParser:
             text = _text(value)
             return self._emit(REASONING if path == p.PATH_THINKING else ANSWER, text) if text else []
         if path == p.PATH_SEARCH_RESULTS and isinstance(value, list):
-            self._search["old"] = (self._search.get("old", []) + value) if op == p.OP_APPEND else list(value)
+            self._results("old", op, value)
         elif path == p.PATH_FRAGMENTS and isinstance(value, list):
             return self._fragments_set(value, op)
         elif path.startswith(p.PATH_FRAGMENTS + "/"):
@@ -211,7 +219,7 @@ class WebStreamParser:
             index = len(self._fragments) - 1
             for field in ("results", "references"):
                 if isinstance(fragment.get(field), list):
-                    self._search[(index, field)] = list(fragment[field])
+                    self._results((index, field), p.OP_SET, fragment[field])
             text = _text(fragment.get("content")) or ""
             previous = old[index] if index < len(old) else None
             if previous and previous.kind == self._fragments[index].kind and text.startswith(previous.text):
@@ -226,11 +234,10 @@ class WebStreamParser:
         return out
 
     def _fragment_field(self, index: int, field: str, op: str | None, value) -> list:
-        try:
-            position = index if index >= 0 else len(self._fragments) + index
-            fragment = self._fragments[position]
-        except IndexError:
+        position = index if index >= 0 else len(self._fragments) + index
+        if not 0 <= position < len(self._fragments):
             return []
+        fragment = self._fragments[position]
         if "/" + field == p.FRAGMENT_TEXT_SUFFIX:
             text = _text(value)
             if text is None:
@@ -239,9 +246,12 @@ class WebStreamParser:
                 text = text[len(fragment.text):]
             return self._fragment_text(position, text)
         if "/" + field in p.FRAGMENT_RESULT_SUFFIXES and isinstance(value, list):
-            key = (position, field)
-            self._search[key] = (self._search.get(key, []) + value) if op == p.OP_APPEND else list(value)
+            self._results((position, field), op, value)
         return []
+
+    def _results(self, key, op: str | None, results: list) -> None:
+        """Search results at one place: appended to, or replaced."""
+        self._search[key] = (self._search.get(key, []) + results) if op == p.OP_APPEND else list(results)
 
     def _fragment_text(self, index: int, text: str) -> list:
         """Text of a fragment: reasoning or answer by its type; search fragments' text is reasoning-side."""
