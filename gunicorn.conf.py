@@ -1,4 +1,4 @@
-# Worker settings only; this file runs in the master, so it imports nothing of ours (guides/serving.md).
+# Worker settings only; this file runs in the master, so it imports nothing of ours (docs/serving.md).
 import os
 
 worker_class = "gevent"

@@ -14,6 +14,7 @@ from services.chat_call import ChatCall
 from services.credentials import Token, bearer_value, parse_tokens
 from services.errors import BadRequest, ClientGone, GatewayError, Unauthorized
 from services.events import Usage
+from services.metrics import Metrics
 from services.openai_format import Answer
 from services.providers.registry import Registry
 from services.relay import HEARTBEAT, Relay, RelayRun
@@ -24,6 +25,7 @@ from services.usage import TokenCounter
 log = logging.getLogger("freeseek")
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+DIALECT = "openai_chat"   # the metrics' dialect label of this front end
 
 
 @dataclass
@@ -44,8 +46,10 @@ def dumps(obj: dict) -> bytes:
 class ChatService:
     """Answers `POST /v1/chat/completions`."""
 
-    def __init__(self, settings: Settings, registry: Registry, relay: Relay, counter: TokenCounter):
+    def __init__(self, settings: Settings, registry: Registry, relay: Relay, counter: TokenCounter,
+                 metrics: Metrics | None = None):
         self.settings, self.registry, self.relay, self.counter = settings, registry, relay, counter
+        self.metrics = metrics or Metrics()
         self._server_tokens = parse_tokens(settings.tokens, registry) if settings.tokens else []
 
     def tokens_for(self, authorization: str | None) -> list[Token]:
@@ -130,6 +134,7 @@ class ChatService:
               render_error: Callable[[dict], bytes]) -> Iterator[bytes]:
         """Send a streamed body; an error after the first byte goes in-band; always free the upstream and log."""
         status = 200
+        self.metrics.stream_opened(DIALECT)
         try:
             yield from body
         except GatewayError as error:
@@ -139,6 +144,7 @@ class ChatService:
             status = 499
         finally:
             run.cancel()
+            self.metrics.stream_closed(DIALECT)
             self._log(run, status, answer)
 
     def _usage(self, run: RelayRun, answer: Answer) -> Usage:
@@ -155,10 +161,14 @@ class ChatService:
     def _log(self, run: RelayRun, status: int, answer: Answer) -> None:
         """The one log line of a request; never a prompt, never a secret."""
         stats, usage, ttfb = run.stats, run.stats.usage, run.stats.ttfb
+        duration = time.monotonic() - run.started
+        self.metrics.record_request(DIALECT, stats.token.provider if stats.token else None, run.call.model.name,
+                                    status, ttfb, duration, usage.prompt_tokens if usage else 0,
+                                    usage.completion_tokens if usage else 0)
         log.info("request id=%s provider=%s token=%s model=%s stream=%s status=%s attempts=%d ttfb_ms=%s "
                  "duration_ms=%d tokens=%s",
                  run.call.id, stats.token.provider if stats.token else "-", stats.token.ref if stats.token else "-",
                  run.call.model.name, run.call.stream, status, stats.attempts,
-                 int(ttfb * 1000) if ttfb is not None else "-", int((time.monotonic() - run.started) * 1000),
+                 int(ttfb * 1000) if ttfb is not None else "-", int(duration * 1000),
                  f"{usage.prompt_tokens}+{usage.completion_tokens}{'(counted)' if usage.counted else ''}"
                  if usage else "-")

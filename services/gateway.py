@@ -11,6 +11,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from services.completions import ChatService
+from services.credentials import parse_tokens
+from services.metrics import MeteredPool, Metrics
 from services.pool import TokenPool
 from services.providers.openai_compatible import OpenAICompatible
 from services.providers.registry import Provider, Registry
@@ -56,9 +58,20 @@ class Gateway:
                          for name in self.registry.names()}
         self.pool = TokenPool(limit_for=self._concurrency_limit)
         self.counter = TokenCounter()
-        self.relay = Relay(settings, self.pool, self.adapters.__getitem__)
-        self.chat = ChatService(settings, self.registry, self.relay, self.counter)
+        self.server_tokens = parse_tokens(settings.tokens, self.registry) if settings.tokens else []
+        self.metrics = Metrics(self.pool_view)
+        self.relay = Relay(settings, MeteredPool(self.pool, self.metrics), self.adapters.__getitem__)
+        self.chat = ChatService(settings, self.registry, self.relay, self.counter, self.metrics)
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
+
+    def pool_view(self) -> list[dict]:
+        """The health of the server-held tokens, for metrics."""
+        return self.pool.view(self.server_tokens)
+
+    def pool_for(self, authorization: str | None) -> list[dict]:
+        """The health of the server-held tokens to a holder of an API key, or of the caller's own tokens
+        on a server that holds none (401 without credentials, as for a chat request)."""
+        return self.pool.view(self.chat.tokens_for(authorization))
 
     def _concurrency_limit(self, token) -> int:
         """Answers at once per account: the provider's own limit (deepseek-web's comes from settings)."""

@@ -178,3 +178,20 @@ class TokenPool:
         cls = PaymentRequired if health.status == 402 else Unauthorized
         raise cls(f"Token {token.ref} ({token.provider}) was rejected by its upstream recently; "
                   f"it is tried again {int(health.unusable_until - now)} s from now or after /token/check.")
+
+    def view(self, tokens: list[Token]) -> list[dict]:
+        """Describe each token's health for people and metrics: short hash, provider, state, load, never a secret."""
+        now, wall = self._clock(), time.time()
+        rows = []
+        for token in tokens:
+            health = self._store.get(token.ref)
+            resting = health.unusable_until > now
+            last_error = getattr(health, "last_error", None)
+            if last_error is not None and not isinstance(last_error, str):
+                last_error = type(last_error).__name__ if isinstance(last_error, BaseException) else str(last_error)
+            rows.append({"token": token.ref, "provider": token.provider,
+                         "state": health.state if resting else "ok",
+                         "in_flight": self.in_flight(token), "limit": self._limit_for(token),
+                         "until": wall + health.unusable_until - now if resting else None,
+                         "last_status": health.status or None, "last_error": last_error})
+        return rows

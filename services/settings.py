@@ -34,6 +34,8 @@ class Settings:
     # Idle upstream connections kept per host and worker; as many as a worker holds streams.
     http_pool_size: int = 10000
     log_level: str = "INFO"
+    # Origins whose pages may call the API from a browser ("*": any; credentials are Bearer tokens, never cookies).
+    cors_origins: tuple[str, ...] = ("*",)
     # deepseek-web: answers at once per account, and session clean-up.
     web_account_concurrency: int = 1
     web_delete_sessions: bool = True

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 
-import openai
 import requests
 
 from tests.e2e.conftest import openai_client

@@ -1,0 +1,125 @@
+"""Prometheus metrics of one worker: every request is recorded here, through `record_request`, by every dialect."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from services.models import ALIASES
+
+# Labels stay bounded: a model label is one of our alias names or "other", a provider one of the configured
+# names; token hashes never become labels (a pool of thousands of tokens would be thousands of series).
+KNOWN_MODELS = frozenset(name for names in ALIASES.values() for name in names)
+# Time to first byte and whole answers, from a cached reply to an hour-long stream.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
+QUEUE_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+def model_label(name: str) -> str:
+    """The model as a label value: our alias names as they are, anything else "other"."""
+    return name if name in KNOWN_MODELS else "other"
+
+
+class Metrics:
+    """The metric families of one worker, in their own registry (each app in a test process has its own)."""
+
+    def __init__(self, pool_state: Callable[[], Iterable[dict]] = lambda: ()):
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("freeseek_requests", "Requests answered, by dialect, provider, model and status.",
+                                ["dialect", "provider", "model", "status"], registry=r)
+        self.ttfb = Histogram("freeseek_time_to_first_byte_seconds", "Seconds to the first byte of the answer.",
+                              ["dialect", "provider"], buckets=LATENCY_BUCKETS, registry=r)
+        self.duration = Histogram("freeseek_request_duration_seconds", "Seconds from request to the answer's end.",
+                                  ["dialect", "provider"], buckets=LATENCY_BUCKETS, registry=r)
+        self.tokens = Counter("freeseek_tokens", "Tokens in (prompt) and out (completion, reasoning included).",
+                              ["dialect", "provider", "direction"], registry=r)
+        self.streams_open = Gauge("freeseek_streams_open", "Responses being streamed to clients right now.",
+                                  ["dialect"], registry=r)
+        self.queue_wait = Histogram("freeseek_queue_wait_seconds", "Seconds a request waited to lease a token.",
+                                    ["outcome"], buckets=QUEUE_BUCKETS, registry=r)
+        self.queue_waiting = Gauge("freeseek_queue_waiting", "Requests waiting for a token right now.", registry=r)
+        r.register(_PoolCollector(pool_state))
+        # The worker's memory and CPU (process_*): free tiers give 512 MB.
+        ProcessCollector(registry=r)
+
+    def record_request(self, dialect: str, provider: str | None, model: str, status: int,
+                       ttfb: float | None, duration: float, tokens_in: int = 0, tokens_out: int = 0) -> None:
+        """Record one finished request (the one place every dialect reports to)."""
+        provider = provider or "none"
+        self.requests.labels(dialect, provider, model_label(model), str(status)).inc()
+        if ttfb is not None:
+            self.ttfb.labels(dialect, provider).observe(ttfb)
+        self.duration.labels(dialect, provider).observe(duration)
+        if tokens_in:
+            self.tokens.labels(dialect, provider, "in").inc(tokens_in)
+        if tokens_out:
+            self.tokens.labels(dialect, provider, "out").inc(tokens_out)
+
+    def stream_opened(self, dialect: str) -> None:
+        """Count a response that started streaming."""
+        self.streams_open.labels(dialect).inc()
+
+    def stream_closed(self, dialect: str) -> None:
+        """Count a streamed response that ended."""
+        self.streams_open.labels(dialect).dec()
+
+
+class MeteredPool:
+    """A token pool whose waits are timed; everything else goes to the pool itself, which stays metrics-free."""
+
+    def __init__(self, pool, metrics: Metrics):
+        self._pool, self._metrics = pool, metrics
+
+    def acquire(self, *args, **kwargs):
+        """Lease a token as the pool does, recording how long the wait took and how it ended."""
+        started = time.monotonic()
+        self._metrics.queue_waiting.inc()
+        outcome = "error"
+        try:
+            lease = self._pool.acquire(*args, **kwargs)
+            outcome = "leased"
+            return lease
+        finally:
+            self._metrics.queue_waiting.dec()
+            self._metrics.queue_wait.labels(outcome).observe(time.monotonic() - started)
+
+    def __getattr__(self, name):
+        return getattr(self._pool, name)
+
+
+class _PoolCollector(Collector):
+    """Server-held tokens by provider and state, and their requests in flight, read at scrape time."""
+
+    def __init__(self, pool_state: Callable[[], Iterable[dict]]):
+        self._pool_state = pool_state
+
+    def describe(self):
+        """Name the families without reading the pool (registration must not depend on its state)."""
+        return [GaugeMetricFamily("freeseek_pool_tokens", "Server-held tokens by provider and state.",
+                                  labels=["provider", "state"]),
+                GaugeMetricFamily("freeseek_pool_in_flight", "Requests in flight on server-held tokens.",
+                                  labels=["provider"])]
+
+    def collect(self):
+        """Count the pool's view of the server-held tokens."""
+        tokens = GaugeMetricFamily("freeseek_pool_tokens", "Server-held tokens by provider and state.",
+                                   labels=["provider", "state"])
+        in_flight = GaugeMetricFamily("freeseek_pool_in_flight", "Requests in flight on server-held tokens.",
+                                      labels=["provider"])
+        counts: dict[tuple[str, str], int] = {}
+        busy: dict[str, int] = {}
+        for entry in self._pool_state():
+            key = (entry["provider"], entry["state"])
+            counts[key] = counts.get(key, 0) + 1
+            busy[entry["provider"]] = busy.get(entry["provider"], 0) + entry["in_flight"]
+        for (provider, state), count in sorted(counts.items()):
+            tokens.add_metric([provider, state], count)
+        for provider, count in sorted(busy.items()):
+            in_flight.add_metric([provider], count)
+        yield tokens
+        yield in_flight
