@@ -51,6 +51,9 @@ class Gateway:
         self.http = http_session(settings)
         self.adapters = {name: build_adapter(self.registry.get(name), self.http, settings)
                          for name in self.registry.names()}
+        if any(self.registry.get(name).adapter == "deepseek-web" for name in self.registry.names()):
+            from services.providers.deepseek_web.pow import warm
+            warm()  # before serving, in the worker's main greenlet (about 0.7 s and 100 MB of numba)
         self.pool = TokenPool(limit_for=self._concurrency_limit)
         self.counter = TokenCounter()
         self.relay = Relay(settings, self.pool, self.adapters.__getitem__)

@@ -48,8 +48,9 @@ class GatewayProcess:
             try:
                 if requests.get(self.url + "/ping", timeout=1).text == "pong":
                     return
-            except requests.ConnectionError:
-                time.sleep(0.05)  # polling a port that is not open yet: there is no event to wait on
+            except (requests.ConnectionError, requests.Timeout):
+                # A port not open yet, or a worker still warming up: there is no event to wait on.
+                time.sleep(0.05)
         raise RuntimeError(f"gunicorn did not start: {self.log.read_text()}")
 
     def stop(self) -> None:
