@@ -8,8 +8,8 @@ import urllib.request
 from typing import Mapping
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from services.abortable import AbortableHTTPAdapter
 from services.completions import ChatService
 from services.pool import TokenPool
 from services.providers.openai_compatible import OpenAICompatible
@@ -23,7 +23,8 @@ from services.usage import TokenCounter
 def http_session(settings: Settings) -> requests.Session:
     """A session sized for many concurrent streams, that never keeps one user's cookies for another."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=32, pool_maxsize=settings.http_pool_size)
+    # Abortable: a deadline or a departed client can stop an attempt in any phase (services/abortable.py).
+    adapter = AbortableHTTPAdapter(pool_connections=32, pool_maxsize=settings.http_pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))

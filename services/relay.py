@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from services.abortable import AbortScope
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import (ClientGone, GatewayError, PaymentRequired, RateLimited, Unauthorized, UpstreamError,
@@ -41,13 +42,24 @@ class _Failure:
 
 @dataclass
 class Attempt:
-    """One try with one token; the watchdog may abort it from another greenlet."""
+    """One try with one token; the watchdog or a departing client may abort it from another greenlet."""
 
     token: Token
     started: float
     stream: object = None
     content_at: float | None = None
     abort_error: GatewayError | None = None
+    scope: AbortScope = field(default_factory=AbortScope)
+    woken: threading.Event = field(default_factory=threading.Event)   # opened, failed to open, or aborted
+    opened: tuple | None = None      # ("stream", stream) or ("error", exception) once open() returned
+    abandoned: bool = False          # nobody will read what open() returns: the opener closes it
+
+    def abort(self) -> None:
+        """Interrupt every phase: connecting, waiting for headers, the adapter's calls, the stream."""
+        self.scope.abort()
+        if self.stream is not None:
+            self.stream.abort()
+        self.woken.set()
 
 
 @dataclass
@@ -125,8 +137,8 @@ class RelayRun:
         """Stop the run at once: abort the upstream read and free the token."""
         self._cancelled.set()
         with self._lock:
-            if self._attempt is not None and self._attempt.stream is not None:
-                self._attempt.stream.abort()
+            if self._attempt is not None:
+                self._attempt.abort()
 
     def _enforce_deadlines(self, now: float) -> None:
         """Abort the current attempt when a deadline passed; the producer then reports it."""
@@ -149,8 +161,7 @@ class RelayRun:
             else:
                 return
             attempt.abort_error = error
-            if attempt.stream is not None:
-                attempt.stream.abort()
+            attempt.abort()
 
     # ---- the upstream side ---------------------------------------------------------------------------
 
@@ -206,11 +217,7 @@ class RelayRun:
             self._attempt = attempt
         stream = None
         try:
-            stream = self.relay.adapter_for(token.provider).open(self.call, token)
-            with self._lock:
-                attempt.stream = stream
-                if attempt.abort_error is not None or self._cancelled.is_set():
-                    stream.abort()
+            stream = self._open(attempt)
             for event in stream.events():
                 if attempt.abort_error is not None or self._cancelled.is_set():
                     break
@@ -236,6 +243,38 @@ class RelayRun:
             raise attempt.abort_error
         if self._cancelled.is_set():
             raise Cancelled()
+
+    def _open(self, attempt: Attempt):
+        """Run the adapter's open() in its own greenlet, inside the attempt's abort scope, and wait for it or
+        for an abort: a deadline or a departed client is never held up by a phase that cannot be woken
+        (a proof-of-work solve, a lock), and the sockets it uses are shut at once."""
+        adapter = self.relay.adapter_for(attempt.token.provider)
+
+        def run() -> None:
+            try:
+                with attempt.scope:
+                    opened = ("stream", adapter.open(self.call, attempt.token))
+            except BaseException as exc:  # handed to the producer, which raises it
+                opened = ("error", exc)
+            with self._lock:
+                attempt.opened = opened
+                abandoned = attempt.abandoned
+            if abandoned and opened[0] == "stream":
+                opened[1].close()
+            attempt.woken.set()
+        threading.Thread(target=run, name=f"open-{self.call.id}", daemon=True).start()
+        attempt.woken.wait()
+        with self._lock:
+            if attempt.abort_error is not None or self._cancelled.is_set():
+                attempt.abandoned = True
+                if attempt.opened is not None and attempt.opened[0] == "stream":
+                    attempt.opened[1].close()
+                raise attempt.abort_error or Cancelled()
+            kind, value = attempt.opened
+            if kind == "error":
+                raise value
+            attempt.stream = value
+            return value
 
 
 def most_telling(errors: list[GatewayError]) -> GatewayError:

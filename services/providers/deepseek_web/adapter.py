@@ -11,6 +11,7 @@ from typing import Iterator
 
 import requests
 
+from services import abortable
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import Forbidden, RateLimited, Unauthorized, UpstreamError
@@ -153,7 +154,7 @@ class WebChat:
                     session_box["id"] = self._new_session(token)
                 except Exception as exc:  # reported below, once the challenge is solved
                     session_box["error"] = exc
-            creator = threading.Thread(target=create, daemon=True)
+            creator = threading.Thread(target=abortable.bind(create), daemon=True)  # aborted with the attempt
             creator.start()
         pow_header = self._pow_header(token)
         if plan.session_id is None:
