@@ -12,9 +12,9 @@ from typing import Callable, Iterator
 from services.abortable import AbortScope
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import (ClientGone, GatewayError, PaymentRequired, RateLimited, Unauthorized, UpstreamError,
-                             UpstreamTimeout, UpstreamUnavailable)
+from services.errors import ClientGone, GatewayError, UpstreamTimeout
 from services.events import KeepAlive, Text, ToolCalls
+from services.failover import most_telling
 from services.pool import TokenPool
 from services.providers.failures import failure
 from services.settings import Settings
@@ -27,8 +27,9 @@ _END = object()
 # while events flow): a client gone quiet is noticed within 2 s, and a flowing stream costs no wake-ups.
 CHECK_SECONDS = 1.0
 
-# When every token failed, the error a client can act on best: retry-later before retry-never.
-_TELLING = [RateLimited, UpstreamUnavailable, UpstreamTimeout, UpstreamError, PaymentRequired, Unauthorized]
+# A rate-limited token is tried again once its cooldown ends (if that is within the queue timeout), at most
+# this often per request: waiting beats failing, hammering does not.
+RATE_LIMIT_RETRIES = 2
 
 
 class Cancelled(Exception):
@@ -182,32 +183,41 @@ class RelayRun:
 
     def _try_tokens(self) -> None:
         pool, errors = self.relay.pool, self.stats.errors
-        untried = list(self.tokens)
-        while untried:
+        failures: list[tuple[Token, GatewayError]] = []
+        candidates, retries, refusal = list(self.tokens), dict.fromkeys(self.tokens, 0), None
+        # One place in the queue and one waiting budget for the whole request, retries included.
+        ticket, deadline = pool.ticket(), time.monotonic() + self.settings.queue_timeout
+        while candidates:
             try:
-                lease = pool.acquire(untried, self.settings.queue_timeout, self._cancelled)
+                lease = pool.acquire(candidates, max(0.0, deadline - time.monotonic()), self._cancelled, ticket)
             except GatewayError as error:
                 errors.append(error)
+                refusal = error
                 break
-            untried.remove(lease.token)
+            token = lease.token
             self.stats.attempts += 1
-            self.stats.token = lease.token
+            self.stats.token = token
             try:
-                self._attempt_with(lease.token)
-                pool.report_success(lease.token)
+                self._attempt_with(token)
+                pool.report_success(token)
                 return
             except GatewayError as error:
-                pool.report_failure(lease.token, error)
+                pool.report_failure(token, error)
                 errors.append(error)
+                failures.append((token, error))
                 if self._content_started or not error.retryable or self._cancelled.is_set():
                     raise
-                log.info("request %s: %s failed (%s), trying the next token", self.call.id, lease.token.ref,
-                         error.status)
+                if error.token_state == "cooldown" and retries[token] < RATE_LIMIT_RETRIES:
+                    retries[token] += 1  # stays a candidate: the pool holds it back until its cooldown ends
+                else:
+                    candidates.remove(token)
+                log.info("request %s: %s failed (%s), trying %s", self.call.id, token.ref, error.status,
+                         "again after its cooldown" if token in candidates else "the next token")
             finally:
                 lease.release()
         if self._cancelled.is_set():
             raise Cancelled()
-        raise most_telling(errors)
+        raise most_telling(self.tokens, failures, refusal, pool)
 
     def _attempt_with(self, token: Token) -> None:
         attempt = Attempt(token, time.monotonic())
@@ -275,21 +285,3 @@ class RelayRun:
                 raise value
             attempt.stream = value
             return value
-
-
-def most_telling(errors: list[GatewayError]) -> GatewayError:
-    """Pick the error a client can act on best when every token failed."""
-    def rank(error: GatewayError) -> int:
-        for i, cls in enumerate(_TELLING):
-            if type(error) is cls:
-                return i
-        return len(_TELLING)
-    if not errors:
-        return RateLimited("No token could take this request.", retry_after=5)
-    best = min(errors, key=rank)
-    if isinstance(best, RateLimited):
-        waits = [e.retry_after for e in errors if isinstance(e, RateLimited) and e.retry_after]
-        best.retry_after = min(waits) if waits else 5
-    if len(errors) > 1:
-        best.message = f"All {len(errors)} tries failed; the most telling: {best.message}"
-    return best

@@ -38,9 +38,10 @@ class FaultyUpstream:
         self.faults: dict[str, Fault] = {}
         self.received: dict[str, threading.Event] = {}   # a request with this token arrived
         self.hung_up: dict[str, threading.Event] = {}    # its client closed while the fake stalled
-        self.served: list[str] = []                     # tokens of the answers completed, in order
+        self.served: list[tuple[str, str]] = []          # (token, last user message) of each answer, in order
         self.open_connections = 0
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._stopping = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
@@ -113,6 +114,10 @@ class FaultyUpstream:
             if not piece:
                 return None
             body += piece
+        try:
+            self._local.prompt = str(json.loads(body)["messages"][-1]["content"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            self._local.prompt = ""
         return headers.get("authorization", "").removeprefix("Bearer ")
 
     def _wait_for_hangup(self, conn: socket.socket, token: str) -> None:
@@ -141,7 +146,7 @@ class FaultyUpstream:
                 "Connection: close\r\n\r\n").encode()
         conn.sendall(head + body)
         with self._lock:
-            self.served.append(token)
+            self.served.append((token, self._local.prompt))
 
     # ---- the modes ---------------------------------------------------------------------------------
 
@@ -169,7 +174,7 @@ class FaultyUpstream:
                 return
             conn.sendall(data[i:i + 1])
         with self._lock:
-            self.served.append(token)
+            self.served.append((token, self._local.prompt))
 
     def _malformed_sse(self, conn, token, fault) -> None:
         self._send(conn, token, b"data: {\"choices\": [{\"delta\": \n\ndata: {not json at all}\n\nevent\n\n")
