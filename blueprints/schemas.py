@@ -118,6 +118,7 @@ class _NotJSONConstant(ValueError):
 
 
 def _refuse_constant(name: str):
+    """Refuse the constant `json.loads` met."""
     raise _NotJSONConstant(name)
 
 

@@ -75,6 +75,7 @@ def bind(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def _shut(sock) -> None:
+    """Shut a socket down both ways, whoever is blocked on it."""
     if sock is None:
         return
     try:

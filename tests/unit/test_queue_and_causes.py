@@ -45,7 +45,7 @@ def test_n_requests_on_one_account_after_a_rate_limit_are_all_answered_in_arriva
     assert [prompt for _, prompt in faulty.served] == [f"request {i}" for i in range(8)]
 
 
-def test_a_cooldown_longer_than_the_queue_timeout_is_refused_at_once_with_a_truthful_retry_after(faulty, make_app):
+def test_a_cooldown_longer_than_the_queue_timeout_is_refused_at_once_with_a_truthful_retry_after(faulty):
     providers = {"deepseek": {"base_url": faulty.url}}
     app = create_app({"env": FAST_ENV, "providers": providers})
     client = app.test_client()
@@ -59,7 +59,7 @@ def test_a_cooldown_longer_than_the_queue_timeout_is_refused_at_once_with_a_trut
     assert len(faulty.served) == 0 and faulty.faults[token].count == 4  # not sent upstream again
 
 
-def test_the_readme_three_token_example_names_each_token_and_its_cause(make_app):
+def test_the_readme_three_token_example_names_each_token_and_its_cause():
     # Three keys of a provider that cannot be reached (nothing listens on port 1).
     app = create_app({"env": FAST_ENV, "providers": {"siliconflow": {"base_url": "http://127.0.0.1:1/v1"}}})
     client = app.test_client()
