@@ -66,7 +66,8 @@ def warm() -> None:
     with _warm_lock:
         if not _warmed:
             challenge = deepseek_hash(b"warm_0_1").hex()
-            assert solve(challenge, "warm", 0, 2) == 1
+            if solve(challenge, "warm", 0, 2) != 1:  # a call, not an assert: `python -O` must still warm
+                raise RuntimeError("the DeepSeekHashV1 kernel gives wrong answers")
             _warmed.append(True)
 
 
