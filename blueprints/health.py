@@ -1,8 +1,10 @@
-"""`GET /ping` (the original's health check) and `GET /healthz` (for platforms)."""
+"""`GET /ping` (the original's health check), `GET /healthz` (for platforms) and `GET /openapi.json`."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
+
+from services.openapi import describe
 
 bp = Blueprint("health", __name__)
 
@@ -19,3 +21,9 @@ def healthz():
     gateway = current_app.extensions["freeseek"]
     return jsonify({"status": "ok", "providers": gateway.registry.names(),
                     "server_tokens": bool(gateway.settings.tokens)})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """Describe the gateway's routes in OpenAPI 3.1."""
+    return jsonify(describe())

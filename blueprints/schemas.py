@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import request
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
@@ -111,13 +113,33 @@ def first_problem(messages, prefix: str = "") -> tuple[str, str]:
     return prefix, str(messages)
 
 
+class _NotJSONConstant(ValueError):
+    """NaN or Infinity: Python reads them, JSON (and every upstream) does not."""
+
+
+def _refuse_constant(name: str):
+    """Refuse the constant `json.loads` met."""
+    raise _NotJSONConstant(name)
+
+
+def parse_json(data: bytes):
+    """Parse a request body as strict JSON, or raise a 400 that says what is wrong with it."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except _NotJSONConstant as exc:
+        raise BadRequest(f"The request body contains {exc}, which is not valid JSON; send numbers only.",
+                         code="invalid_json") from None
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.", code="invalid_json") from None
+    except ValueError:  # also UnicodeDecodeError
+        raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
+
+
 def load_body(schema: Schema) -> dict:
     """Parse the request's JSON object and validate it; return the body as the client sent it."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("The request body is not valid JSON.", code="invalid_json")
+    body = parse_json(request.get_data())
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
     try:

@@ -79,7 +79,19 @@ def _parse_one(text: str, registry) -> Token:
         raise BadRequest(f"The token for provider '{provider}' is empty.", code="invalid_api_key")
     if secret.startswith("{"):
         secret = _json_token_value(secret)
+    _refuse_unsendable(secret, provider)
     return Token(provider, secret)
+
+
+def _refuse_unsendable(secret: str, provider: str) -> None:
+    """Refuse a secret that cannot travel in an HTTP header: a client's mistake, never the upstream's."""
+    for ch in secret:
+        if not " " <= ch <= "~":
+            kind = "a control character" if ch < " " or ch == "\x7f" else "a non-ASCII character"
+            # The code point, never the secret: it says what to fix without showing the token.
+            raise BadRequest(f"A token for provider '{provider}' contains {kind} (U+{ord(ch):04X}); tokens are "
+                             "printable ASCII. Copy it again without line breaks or stray characters.",
+                             code="invalid_api_key")
 
 
 def _json_token_value(secret: str) -> str:

@@ -109,3 +109,25 @@ def error_for_status(status: int, message: str, **kwargs) -> GatewayError:
     if cls is GatewayError:
         error.status = status
     return error
+
+
+_BY_NAME = {cls.__name__: cls for cls in (GatewayError, BadRequest, Unauthorized, PaymentRequired, Forbidden, NotFound,
+                                          MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, Unprocessable,
+                                          RateLimited, UpstreamError, UpstreamUnavailable, UpstreamTimeout)}
+
+
+def restate(kind: str, message: str, code: str | None = None, **kwargs) -> GatewayError:
+    """Rebuild a remembered error (its class by name) so a later refusal reports it with its own status."""
+    error = _BY_NAME.get(kind, UpstreamError)(message, **kwargs)
+    if code:
+        error.code = code
+    return error
+
+
+# When several tokens failed, the error a client can act on best: retry-later before retry-never.
+TELLING = (RateLimited, UpstreamUnavailable, UpstreamTimeout, UpstreamError, PaymentRequired, Forbidden, Unauthorized)
+
+
+def telling_rank(error: GatewayError) -> int:
+    """How well a client can act on the error (lower is better)."""
+    return next((i for i, cls in enumerate(TELLING) if type(error) is cls), len(TELLING))

@@ -8,8 +8,8 @@ import urllib.request
 from typing import Mapping
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from services.abortable import AbortableHTTPAdapter
 from services.completions import ChatService
 from services.credentials import parse_tokens
 from services.metrics import MeteredPool, Metrics
@@ -26,7 +26,8 @@ from services.usage import TokenCounter
 def http_session(settings: Settings) -> requests.Session:
     """A session sized for many concurrent streams, that never keeps one user's cookies for another."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=32, pool_maxsize=settings.http_pool_size)
+    # Abortable: a deadline or a departed client can stop an attempt in any phase (services/abortable.py).
+    adapter = AbortableHTTPAdapter(pool_connections=32, pool_maxsize=settings.http_pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
@@ -56,6 +57,9 @@ class Gateway:
         self.http = http_session(settings)
         self.adapters = {name: build_adapter(self.registry.get(name), self.http, settings)
                          for name in self.registry.names()}
+        if any(self.registry.get(name).adapter == "deepseek-web" for name in self.registry.names()):
+            from services.providers.deepseek_web.pow import warm
+            warm()  # before serving, in the worker's main greenlet (about 0.7 s and 100 MB of numba)
         self.pool = TokenPool(limit_for=self._concurrency_limit)
         self.counter = TokenCounter()
         self.server_tokens = parse_tokens(settings.tokens, self.registry) if settings.tokens else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from services.credentials import Token
-from services.errors import GatewayError, PaymentRequired, RateLimited, Unauthorized
+from services.errors import GatewayError, RateLimited, restate, telling_rank
 
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
 REST_SECONDS = 5.0         # after a transient fault (5xx, timeout, connection error)
@@ -24,6 +25,11 @@ class Health:
     state: str = "ok"           # "ok", "dead", "cooldown" or "rest"
     strikes: int = 0            # consecutive rate limits, for exponential cooldown
     status: int = 0             # HTTP status of the failure that made it unusable
+    # The failure that made it unusable (class name, message, code: our messages never hold a secret), so a
+    # later refusal can say what happened instead of a generic "cooling down".
+    cause: str = ""
+    message: str = ""
+    code: str | None = None
 
 
 class HealthStore(Protocol):
@@ -63,8 +69,8 @@ class Lease:
 
 
 class _Waiter:
-    def __init__(self, tokens: list[Token]):
-        self.tokens, self.lease = tokens, None
+    def __init__(self, tokens: list[Token], ticket: int):
+        self.tokens, self.ticket, self.lease = tokens, ticket, None
 
 
 class TokenPool:
@@ -79,26 +85,36 @@ class TokenPool:
         self._in_flight: dict[Token, int] = {}
         self._waiters: list[_Waiter] = []
         self._cond = threading.Condition()
+        self._tickets = itertools.count()
 
-    def acquire(self, tokens: list[Token], timeout: float, cancelled: threading.Event | None = None) -> Lease:
-        """Lease one of the tokens, waiting up to `timeout` while they are all busy."""
+    def ticket(self) -> int:
+        """A place in the queue; a request that retries with the same ticket keeps its place."""
+        return next(self._tickets)
+
+    def acquire(self, tokens: list[Token], timeout: float, cancelled: threading.Event | None = None,
+                ticket: int | None = None) -> Lease:
+        """Lease one of the tokens, waiting up to `timeout` while they are busy or resting for less than that;
+        refuse at once, restating each token's failure, when none can be ready in time."""
         with self._cond:
-            self._raise_if_none_usable(tokens)
-            waiter = _Waiter(tokens)
-            self._waiters.append(waiter)
-            self._dispatch()
             deadline = self._clock() + timeout
+            self._refuse_if_none_ready_by(tokens, deadline)
+            waiter = _Waiter(tokens, self.ticket() if ticket is None else ticket)
+            # Arrival order: a retrying request goes back to the place its ticket gives it.
+            index = next((i for i, w in enumerate(self._waiters) if w.ticket > waiter.ticket), len(self._waiters))
+            self._waiters.insert(index, waiter)
+            self._dispatch()
             try:
                 while waiter.lease is None:
                     remaining = deadline - self._clock()
                     if remaining <= 0 or (cancelled is not None and cancelled.is_set()):
+                        self._refuse_if_none_ready_by(tokens, self._clock())
                         raise RateLimited(
                             f"Every account for this request is busy (waited {timeout:g} s, "
                             "FREESEEK_QUEUE_TIMEOUT).", code="accounts_busy", retry_after=5)
-                    # Wake at least every second: cooldowns expire and requests get cancelled.
-                    self._cond.wait(min(remaining, 1.0))
+                    # Wake when a rest ends, and at least every second: requests get cancelled.
+                    self._cond.wait(max(0.01, min(remaining, 1.0, self._next_ready(tokens) - self._clock())))
                     if waiter.lease is None:
-                        self._raise_if_none_usable(tokens)
+                        self._refuse_if_none_ready_by(tokens, deadline)
                         self._dispatch()
             finally:
                 if waiter in self._waiters:
@@ -112,15 +128,18 @@ class TokenPool:
             return
         health = self._store.get(token.ref)
         now = self._clock()
+        cause = (type(error).__name__, error.message, error.code)
         if state == "dead":
-            health = Health(now + DEAD_SECONDS, "dead", health.strikes, error.status)
+            health = Health(now + DEAD_SECONDS, "dead", health.strikes, error.status, *cause)
         elif state == "cooldown":
             strikes = health.strikes + 1
             wait = error.retry_after or min(COOLDOWN_MAX, COOLDOWN_MIN * 2 ** (strikes - 1))
-            health = Health(now + wait, "cooldown", strikes, error.status)
+            health = Health(now + wait, "cooldown", strikes, error.status, *cause)
         else:
-            health = Health(now + REST_SECONDS, "rest", health.strikes, error.status)
+            health = Health(now + REST_SECONDS, "rest", health.strikes, error.status, *cause)
         self._store.put(token.ref, health)
+        with self._cond:
+            self._cond.notify_all()  # waiters re-judge whether their tokens can be ready in time
 
     def report_success(self, token: Token) -> None:
         """Forget past failures of a token that just worked."""
@@ -164,20 +183,47 @@ class TokenPool:
         if granted:
             self._cond.notify_all()
 
-    def _raise_if_none_usable(self, tokens: list[Token]) -> None:
-        """Fail at once when no token can become free by waiting: all dead or cooling down."""
-        if any(self._usable(t) for t in tokens):
-            return
+    def rest_left(self, token: Token) -> float:
+        """Seconds until the token may be used again (0 when it may now)."""
+        return max(0.0, self._store.get(token.ref).unusable_until - self._clock())
+
+    def _next_ready(self, tokens: list[Token]) -> float:
+        """When the first of the tokens that are resting becomes usable (far away when none rests)."""
         now = self._clock()
-        healths = [(t, self._store.get(t.ref)) for t in tokens]
-        cooling = [h.unusable_until - now for _, h in healths if h.state in ("cooldown", "rest")]
-        if cooling:
-            raise RateLimited("Every token for this request is cooling down after upstream failures.",
-                              retry_after=min(cooling))
-        token, health = healths[0]
-        cls = PaymentRequired if health.status == 402 else Unauthorized
-        raise cls(f"Token {token.ref} ({token.provider}) was rejected by its upstream recently; "
-                  f"it is tried again {int(health.unusable_until - now)} s from now or after /token/check.")
+        ends = [u for u in (self._store.get(t.ref).unusable_until for t in tokens) if u > now]
+        return min(ends, default=now + 3600.0)
+
+    def _refuse_if_none_ready_by(self, tokens: list[Token], deadline: float) -> None:
+        """Refuse when no token can be used by the deadline: dead ones never, resting ones too late."""
+        for t in tokens:
+            health = self._store.get(t.ref)
+            if health.unusable_until <= self._clock() or (health.state != "dead"
+                                                          and health.unusable_until < deadline):
+                return
+        raise self.refusal(tokens)
+
+    def refusal(self, tokens: list[Token]) -> GatewayError:
+        """The error for tokens that are all resting: each one's own failure, restated with its rest time."""
+        errors = [self._restated(t) for t in tokens]
+        if len(errors) == 1:
+            return errors[0]
+        waits = [e.retry_after for e in errors if e.retry_after]
+        best = min(errors, key=telling_rank)
+        return restate(type(best).__name__, "No token for this request can be used now: "
+                       + "; ".join(e.message for e in errors), best.code, retry_after=min(waits) if waits else None)
+
+    def _restated(self, token: Token) -> GatewayError:
+        health = self._store.get(token.ref)
+        left = max(0.0, health.unusable_until - self._clock())
+        if health.state == "dead":
+            when = f"it is tried again in {left:.0f} s or after /token/check"
+        else:
+            when = f"it rests {left:.0f} s more"
+        message = health.message or f"{token.provider} failed with HTTP {health.status}."
+        if token.ref not in message:
+            message = f"{token.ref} ({token.provider}): {message}"
+        return restate(health.cause or "RateLimited", f"{message} ({when}.)", health.code,
+                       retry_after=None if health.state == "dead" else left)
 
     def view(self, tokens: list[Token]) -> list[dict]:
         """Describe each token's health for people and metrics: short hash, provider, state, load, never a secret."""
@@ -186,12 +232,9 @@ class TokenPool:
         for token in tokens:
             health = self._store.get(token.ref)
             resting = health.unusable_until > now
-            last_error = getattr(health, "last_error", None)
-            if last_error is not None and not isinstance(last_error, str):
-                last_error = type(last_error).__name__ if isinstance(last_error, BaseException) else str(last_error)
             rows.append({"token": token.ref, "provider": token.provider,
                          "state": health.state if resting else "ok",
                          "in_flight": self.in_flight(token), "limit": self._limit_for(token),
                          "until": wall + health.unusable_until - now if resting else None,
-                         "last_status": health.status or None, "last_error": last_error})
+                         "last_status": health.status or None, "last_error": health.cause or None})
         return rows

@@ -9,11 +9,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from services.abortable import AbortScope
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import (ClientGone, GatewayError, PaymentRequired, RateLimited, Unauthorized, UpstreamError,
-                             UpstreamTimeout, UpstreamUnavailable)
+from services.errors import ClientGone, GatewayError, UpstreamTimeout
 from services.events import HeldContent, KeepAlive, Text, ToolCallDelta
+from services.failover import most_telling
 from services.pool import TokenPool
 from services.providers.failures import failure
 from services.settings import Settings
@@ -26,8 +27,9 @@ _END = object()
 # while events flow): a client gone quiet is noticed within 2 s, and a flowing stream costs no wake-ups.
 CHECK_SECONDS = 1.0
 
-# When every token failed, the error a client can act on best: retry-later before retry-never.
-_TELLING = [RateLimited, UpstreamUnavailable, UpstreamTimeout, UpstreamError, PaymentRequired, Unauthorized]
+# A rate-limited token is tried again once its cooldown ends (if that is within the queue timeout), at most
+# this often per request: waiting beats failing, hammering does not.
+RATE_LIMIT_RETRIES = 2
 
 
 class Cancelled(Exception):
@@ -41,13 +43,24 @@ class _Failure:
 
 @dataclass
 class Attempt:
-    """One try with one token; the watchdog may abort it from another greenlet."""
+    """One try with one token; the watchdog or a departing client may abort it from another greenlet."""
 
     token: Token
     started: float
     stream: object = None
     content_at: float | None = None
     abort_error: GatewayError | None = None
+    scope: AbortScope = field(default_factory=AbortScope)
+    woken: threading.Event = field(default_factory=threading.Event)   # opened, failed to open, or aborted
+    opened: tuple | None = None      # ("stream", stream) or ("error", exception) once open() returned
+    abandoned: bool = False          # nobody will read what open() returns: the opener closes it
+
+    def abort(self) -> None:
+        """Interrupt every phase: connecting, waiting for headers, the adapter's calls, the stream."""
+        self.scope.abort()
+        if self.stream is not None:
+            self.stream.abort()
+        self.woken.set()
 
 
 @dataclass
@@ -125,8 +138,8 @@ class RelayRun:
         """Stop the run at once: abort the upstream read and free the token."""
         self._cancelled.set()
         with self._lock:
-            if self._attempt is not None and self._attempt.stream is not None:
-                self._attempt.stream.abort()
+            if self._attempt is not None:
+                self._attempt.abort()
 
     def _enforce_deadlines(self, now: float) -> None:
         """Abort the current attempt when a deadline passed; the producer then reports it."""
@@ -149,8 +162,7 @@ class RelayRun:
             else:
                 return
             attempt.abort_error = error
-            if attempt.stream is not None:
-                attempt.stream.abort()
+            attempt.abort()
 
     # ---- the upstream side ---------------------------------------------------------------------------
 
@@ -171,32 +183,41 @@ class RelayRun:
 
     def _try_tokens(self) -> None:
         pool, errors = self.relay.pool, self.stats.errors
-        untried = list(self.tokens)
-        while untried:
+        failures: list[tuple[Token, GatewayError]] = []
+        candidates, retries, refusal = list(self.tokens), dict.fromkeys(self.tokens, 0), None
+        # One place in the queue and one waiting budget for the whole request, retries included.
+        ticket, deadline = pool.ticket(), time.monotonic() + self.settings.queue_timeout
+        while candidates:
             try:
-                lease = pool.acquire(untried, self.settings.queue_timeout, self._cancelled)
+                lease = pool.acquire(candidates, max(0.0, deadline - time.monotonic()), self._cancelled, ticket)
             except GatewayError as error:
                 errors.append(error)
+                refusal = error
                 break
-            untried.remove(lease.token)
+            token = lease.token
             self.stats.attempts += 1
-            self.stats.token = lease.token
+            self.stats.token = token
             try:
-                self._attempt_with(lease.token)
-                pool.report_success(lease.token)
+                self._attempt_with(token)
+                pool.report_success(token)
                 return
             except GatewayError as error:
-                pool.report_failure(lease.token, error)
+                pool.report_failure(token, error)
                 errors.append(error)
+                failures.append((token, error))
                 if self._content_started or not error.retryable or self._cancelled.is_set():
                     raise
-                log.info("request %s: %s failed (%s), trying the next token", self.call.id, lease.token.ref,
-                         error.status)
+                if error.token_state == "cooldown" and retries[token] < RATE_LIMIT_RETRIES:
+                    retries[token] += 1  # stays a candidate: the pool holds it back until its cooldown ends
+                else:
+                    candidates.remove(token)
+                log.info("request %s: %s failed (%s), trying %s", self.call.id, token.ref, error.status,
+                         "again after its cooldown" if token in candidates else "the next token")
             finally:
                 lease.release()
         if self._cancelled.is_set():
             raise Cancelled()
-        raise most_telling(errors)
+        raise most_telling(self.tokens, failures, refusal, pool)
 
     def _attempt_with(self, token: Token) -> None:
         attempt = Attempt(token, time.monotonic())
@@ -206,11 +227,7 @@ class RelayRun:
             self._attempt = attempt
         stream = None
         try:
-            stream = self.relay.adapter_for(token.provider).open(self.call, token)
-            with self._lock:
-                attempt.stream = stream
-                if attempt.abort_error is not None or self._cancelled.is_set():
-                    stream.abort()
+            stream = self._open(attempt)
             for event in stream.events():
                 if attempt.abort_error is not None or self._cancelled.is_set():
                     break
@@ -242,20 +259,34 @@ class RelayRun:
         if self._cancelled.is_set():
             raise Cancelled()
 
+    def _open(self, attempt: Attempt):
+        """Run the adapter's open() in its own greenlet, inside the attempt's abort scope, and wait for it or
+        for an abort: a deadline or a departed client is never held up by a phase that cannot be woken
+        (a proof-of-work solve, a lock), and the sockets it uses are shut at once."""
+        adapter = self.relay.adapter_for(attempt.token.provider)
 
-def most_telling(errors: list[GatewayError]) -> GatewayError:
-    """Pick the error a client can act on best when every token failed."""
-    def rank(error: GatewayError) -> int:
-        for i, cls in enumerate(_TELLING):
-            if type(error) is cls:
-                return i
-        return len(_TELLING)
-    if not errors:
-        return RateLimited("No token could take this request.", retry_after=5)
-    best = min(errors, key=rank)
-    if isinstance(best, RateLimited):
-        waits = [e.retry_after for e in errors if isinstance(e, RateLimited) and e.retry_after]
-        best.retry_after = min(waits) if waits else 5
-    if len(errors) > 1:
-        best.message = f"All {len(errors)} tries failed; the most telling: {best.message}"
-    return best
+        def run() -> None:
+            try:
+                with attempt.scope:
+                    opened = ("stream", adapter.open(self.call, attempt.token))
+            except BaseException as exc:  # handed to the producer, which raises it
+                opened = ("error", exc)
+            with self._lock:
+                attempt.opened = opened
+                abandoned = attempt.abandoned
+            if abandoned and opened[0] == "stream":
+                opened[1].close()
+            attempt.woken.set()
+        threading.Thread(target=run, name=f"open-{self.call.id}", daemon=True).start()
+        attempt.woken.wait()
+        with self._lock:
+            if attempt.abort_error is not None or self._cancelled.is_set():
+                attempt.abandoned = True
+                if attempt.opened is not None and attempt.opened[0] == "stream":
+                    attempt.opened[1].close()
+                raise attempt.abort_error or Cancelled()
+            kind, value = attempt.opened
+            if kind == "error":
+                raise value
+            attempt.stream = value
+            return value

@@ -40,10 +40,25 @@ def upstream_message(body: bytes | str) -> str:
     return text.strip()[:300]
 
 
+FRAGMENT = 4  # shortest run of a secret's characters that is cut out of upstream text
+
+
 def scrub(text: str, token: Token) -> str:
-    """Remove the token's secret and anything key-like from upstream text."""
-    if token.secret and len(token.secret) >= 4:
-        text = text.replace(token.secret, "[redacted]")
+    """Remove every fragment of the token's secret, and anything key-like, from upstream text."""
+    secret = token.secret or ""
+    if len(secret) >= FRAGMENT:
+        # Upstreams echo keys masked in many ways ("sk-ab...wxyz", "ending in 5678"): cut every run of at
+        # least FRAGMENT characters that also occurs in the secret, not only the whole secret.
+        grams = {secret[i:i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
+        spans: list[list[int]] = []
+        for i in range(len(text) - FRAGMENT + 1):
+            if text[i:i + FRAGMENT] in grams:
+                if spans and spans[-1][1] >= i:
+                    spans[-1][1] = i + FRAGMENT
+                else:
+                    spans.append([i, i + FRAGMENT])
+        for start, end in reversed(spans):
+            text = text[:start] + "[redacted]" + text[end:]
     return _KEYLIKE_RE.sub("[redacted]", text)
 
 

@@ -9,7 +9,7 @@ import requests
 
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import UpstreamError, UpstreamTimeout
+from services.errors import BadRequest, UpstreamError, UpstreamTimeout
 from services.events import KEEPALIVE, Finish, Text, Usage
 from services.providers.failures import classify_status, connection_failed, failure, scrub, upstream_message
 from services.providers.http_body import READ_ERRORS, HttpBody
@@ -61,6 +61,10 @@ class OpenAICompatible:
             raise failure(UpstreamTimeout(f"{self.provider.name}: no response within "
                                           f"{s.upstream_timeout[1]:g} s "
                                           "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest", retryable=True)
+        except (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader) as exc:
+            # A request that cannot even be encoded is the client's mistake: no token pays for it.
+            raise failure(BadRequest(f"The request cannot be sent upstream: {type(exc).__name__}."),
+                          token_state=None, retryable=False) from None
         except requests.RequestException:
             raise connection_failed(self.provider.name, "could not connect") from None
         body = HttpBody(response)

@@ -11,7 +11,8 @@ import pytest
 from app import create_app
 from services.credentials import Token
 from services.errors import RateLimited
-from services.pool import Health, TokenPool
+from services.pool import TokenPool
+from services.providers.failures import failure
 from tests.conftest import FAST_ENV, provider_overrides
 
 GOOD = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
@@ -143,12 +144,11 @@ def test_a_checked_token_is_never_logged(client, caplog):
     assert caplog.records and not any(secret in r.getMessage() for r in caplog.records)
 
 
-def test_the_pool_view_names_the_last_error_class_once_health_records_one():
+def test_the_pool_view_names_the_last_error_class():
     pool = TokenPool(limit_for=lambda token: 1)
     token = Token("deepseek", "sk-x")
-    health = Health(unusable_until=time.monotonic() + 30, state="cooldown", status=429)
-    health.last_error = RateLimited("slow down")  # the field health records are about to gain
-    pool._store.put(token.ref, health)
+    pool.report_failure(token, failure(RateLimited("slow down", retry_after=30), token_state="cooldown",
+                                       retryable=True))
     [row] = pool.view([token])
     assert (row["state"], row["last_error"], row["last_status"], row["limit"]) == ("cooldown", "RateLimited", 429, 1)
     assert time.time() + 25 < row["until"] < time.time() + 35

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from services.credentials import Token
-from services.errors import RateLimited, Unauthorized, UpstreamError
+from services.errors import Forbidden, RateLimited, Unauthorized, UpstreamError
 from services.pool import TokenPool
 from services.providers.failures import failure
 
@@ -119,8 +119,78 @@ def test_rate_limits_without_a_hint_back_off_exponentially():
 def test_transient_failures_rest_the_token_briefly():
     clock = Clock()
     pool = TokenPool(limit_for=lambda t: 0, clock=clock)
-    pool.report_failure(A, failure(UpstreamError("500"), token_state="rest", retryable=True))
-    with pytest.raises(RateLimited):
+    pool.report_failure(A, failure(UpstreamError("deepseek-web: could not connect."), token_state="rest",
+                                   retryable=True))
+    with pytest.raises(UpstreamError) as caught:  # the cause itself, not a generic "cooling down"
         pool.acquire([A], timeout=1)
+    assert "could not connect" in caught.value.message and "rests 5 s" in caught.value.message
     clock.now += 5
     assert pool.acquire([A], timeout=1).token == A
+
+
+def muted(seconds: float):
+    return failure(Forbidden("deepseek-web: account tok:x is muted until 2026-12-02 10:00 UTC.",
+                             retry_after=seconds), token_state="cooldown", retryable=True)
+
+
+def test_a_muted_only_account_is_refused_with_its_own_403_when_the_mute_outlasts_the_queue():
+    pool = TokenPool(limit_for=lambda t: 1)
+    pool.report_failure(A, muted(100))
+    with pytest.raises(Forbidden) as caught:
+        pool.acquire([A], timeout=3)
+    assert caught.value.status == 403 and "muted until 2026-12-02 10:00 UTC" in caught.value.message
+    assert caught.value.retry_after == pytest.approx(100, abs=1)
+
+
+def test_a_mute_shorter_than_the_queue_timeout_is_waited_out():
+    pool = TokenPool(limit_for=lambda t: 1)
+    pool.report_failure(A, muted(0.3))
+    assert pool.acquire([A], timeout=3).token == A
+
+
+def test_a_banned_account_is_refused_with_its_own_403():
+    pool = TokenPool(limit_for=lambda t: 1)
+    pool.report_failure(A, failure(Forbidden("deepseek-web: account tok:x is banned."), token_state="dead",
+                                   retryable=True))
+    with pytest.raises(Forbidden) as caught:
+        pool.acquire([A], timeout=3)
+    assert "banned" in caught.value.message and "/token/check" in caught.value.message
+
+
+def test_queued_requests_wait_out_a_cooldown_instead_of_failing():
+    pool = TokenPool(limit_for=lambda t: 1)
+    holding = pool.acquire([A], timeout=1)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(pool.acquire([A], timeout=5).token))
+    waiter.start()
+    while not pool._waiters:
+        threading.Event().wait(0.001)
+    pool.report_failure(A, failure(RateLimited("too frequent", retry_after=0.3), token_state="cooldown",
+                                   retryable=True))
+    holding.release()
+    waiter.join(5)
+    assert got == [A]
+
+
+def test_a_retry_with_the_same_ticket_keeps_its_place_in_the_queue():
+    pool = TokenPool(limit_for=lambda t: 1)
+    first_ticket = pool.ticket()
+    holding = pool.acquire([A], timeout=1, ticket=first_ticket)
+    order = []
+
+    def wait(name, ticket=None):
+        lease = pool.acquire([A], timeout=5, ticket=ticket)
+        order.append(name)
+        lease.release()
+    later = threading.Thread(target=wait, args=("later",))
+    later.start()
+    while len(pool._waiters) < 1:
+        threading.Event().wait(0.001)
+    retry = threading.Thread(target=wait, args=("retry", first_ticket))  # arrives second, queued first
+    retry.start()
+    while len(pool._waiters) < 2:
+        threading.Event().wait(0.001)
+    holding.release()
+    later.join(5)
+    retry.join(5)
+    assert order == ["retry", "later"]

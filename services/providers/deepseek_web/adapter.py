@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import requests
 
+from services import abortable
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import Forbidden, Unauthorized
@@ -46,7 +47,8 @@ class _Background:
 
     def __init__(self, fn, *args):
         self._result, self._error = None, None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        # Bound to the attempt's abort scope: its upstream calls are shut when the attempt is aborted.
+        self._thread = threading.Thread(target=abortable.bind(self._run), args=(fn, args), daemon=True)
         self._thread.start()
 
     def _run(self, fn, args) -> None:

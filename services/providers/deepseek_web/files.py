@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from services import abortable
 from services.credentials import Token
 from services.errors import BadRequest, PayloadTooLarge, Unprocessable, UpstreamTimeout
 from services.providers.deepseek_web import protocol as p
@@ -219,7 +220,8 @@ def upload_all(calls: WebCalls, token: Token, attachments: list[Attachment], thi
         except Exception as exc:  # reported once every upload has ended
             errors.append(exc)
 
-    workers = [threading.Thread(target=upload, args=(i, a), daemon=True) for i, a in enumerate(attachments)]
+    workers = [threading.Thread(target=abortable.bind(upload), args=(i, a), daemon=True)
+               for i, a in enumerate(attachments)]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import numpy as np
 
@@ -53,6 +54,21 @@ def solve(challenge: str, salt: str, expire_at: int, difficulty: int) -> int | N
     target = np.frombuffer(bytes.fromhex(challenge), dtype="<u8").copy()
     answer = search(block, len(prefix), 0, difficulty, target, ROUND_CONSTANTS)
     return None if answer < 0 else int(answer)
+
+
+_warm_lock = threading.Lock()
+_warmed: list[bool] = []
+
+
+def warm() -> None:
+    """Run both kernels once, under a lock, before the worker serves: their first calls load numba's cache
+    (or compile), and several first calls at once from gevent's threadpool deadlocked."""
+    with _warm_lock:
+        if not _warmed:
+            challenge = deepseek_hash(b"warm_0_1").hex()
+            if solve(challenge, "warm", 0, 2) != 1:  # a call, not an assert: `python -O` must still warm
+                raise RuntimeError("the DeepSeekHashV1 kernel gives wrong answers")
+            _warmed.append(True)
 
 
 def pow_response(challenge: dict, answer: int) -> str:

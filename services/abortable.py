@@ -1,0 +1,146 @@
+"""Abort scopes: every upstream connection an attempt uses can be shut from outside, in whatever phase it is.
+
+An attempt runs its adapter inside a scope; the HTTP session's connections register with the scope that is
+current when they connect or send a request, and leave it when they go back to the pool. `abort()` shuts
+their sockets down, which wakes a read blocked anywhere (connecting, waiting for headers, reading a body)
+and refuses any request the attempt tries to start afterwards. Adapters need no code for it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Callable, TypeVar
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+T = TypeVar("T")
+_local = threading.local()  # greenlet-local under gevent: each attempt's opener has its own
+
+
+class AbortScope:
+    """The upstream connections one attempt is using; `abort()` shuts them all, now and from then on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: set = set()
+        self.aborted = False
+
+    def __enter__(self) -> "AbortScope":
+        self._outer = getattr(_local, "scope", None)
+        _local.scope = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _local.scope = self._outer
+
+    def bind(self, fn: Callable[..., T]) -> Callable[..., T]:
+        """Wrap fn so it runs inside this scope (for work an adapter hands to another thread)."""
+        def run(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return run
+
+    def abort(self) -> None:
+        """Shut down every connection in use and refuse new ones (safe from any greenlet or thread)."""
+        with self._lock:
+            self.aborted = True
+            connections = list(self._connections)
+        for connection in connections:
+            _shut(connection.sock)
+
+    def _add(self, connection) -> None:
+        with self._lock:
+            if self.aborted:
+                raise ConnectionAbortedError("the attempt was aborted")
+            self._connections.add(connection)
+            connection._abort_scope = self
+
+    def _discard(self, connection) -> None:
+        with self._lock:
+            self._connections.discard(connection)
+
+
+def current() -> AbortScope | None:
+    """The scope of the running attempt, if any."""
+    return getattr(_local, "scope", None)
+
+
+def bind(fn: Callable[..., T]) -> Callable[..., T]:
+    """Wrap fn so that, run in another thread, it stays in the caller's scope (a no-op outside one)."""
+    scope = current()
+    return fn if scope is None else scope.bind(fn)
+
+
+def _shut(sock) -> None:
+    """Shut a socket down both ways, whoever is blocked on it."""
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # gevent also cancels the waits on it
+    except (OSError, ValueError):
+        pass  # already closed
+
+
+class _ScopedConnection:
+    """Registers itself with the current scope whenever it connects or carries a request."""
+
+    def connect(self) -> None:
+        scope = current()
+        if scope is not None and scope.aborted:
+            raise ConnectionAbortedError("the attempt was aborted")
+        super().connect()
+        if scope is not None:
+            try:
+                scope._add(self)
+            except ConnectionAbortedError:
+                _shut(self.sock)  # aborted while connecting
+                raise
+
+    def request(self, *args, **kwargs):
+        scope = current()
+        if scope is not None:
+            scope._add(self)
+        return super().request(*args, **kwargs)
+
+
+class _Connection(_ScopedConnection, HTTPConnection):
+    pass
+
+
+class _TLSConnection(_ScopedConnection, HTTPSConnection):
+    pass
+
+
+class _ScopedPool:
+    def _put_conn(self, conn) -> None:
+        scope = getattr(conn, "_abort_scope", None)
+        if scope is not None:
+            scope._discard(conn)  # back in the pool: another attempt may take it
+        super()._put_conn(conn)
+
+
+class _Pool(_ScopedPool, HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(_ScopedPool, HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
+_POOLS = {"http": _Pool, "https": _TLSPool}
+
+
+class AbortableHTTPAdapter(HTTPAdapter):
+    """A `requests` transport whose connections join the current abort scope."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager

@@ -1,0 +1,36 @@
+"""What a client is told when failover ran out of tokens: the most telling error, and every token's cause."""
+
+from __future__ import annotations
+
+from services.credentials import Token
+from services.errors import GatewayError, RateLimited, telling_rank
+from services.pool import TokenPool
+
+
+def most_telling(tokens: list[Token], failures: list[tuple[Token, GatewayError]], refusal: GatewayError | None,
+                 pool: TokenPool) -> GatewayError:
+    """Pick the error a client can act on best, and name per token what happened and how long it rests."""
+    if not failures:
+        return refusal or RateLimited("No token could take this request.", retry_after=5)
+    last = dict(failures)  # each token's latest failure
+    if len(failures) == 1 and len(tokens) == 1:
+        return failures[0][1]
+    best = min(last.values(), key=telling_rank)
+    notes = [_note(token, last.get(token), refusal, pool) for token in tokens]
+    best.message = f"All {len(failures)} tries failed; per token: " + "; ".join(notes)
+    if isinstance(best, RateLimited):
+        waits = [e.retry_after for e in last.values() if isinstance(e, RateLimited) and e.retry_after]
+        best.retry_after = min(waits) if waits else 5
+    return best
+
+
+def _note(token: Token, error: GatewayError | None, refusal: GatewayError | None, pool: TokenPool) -> str:
+    """One token's part of the message: what happened to it in this request, or why it was not tried."""
+    rest = pool.rest_left(token)
+    if error is not None:
+        text = error.message if token.ref in error.message else f"{token.ref} ({token.provider}): {error.message}"
+        return text + (f" (rests {rest:.0f} s)" if rest else "")
+    if rest:
+        return pool.refusal([token]).message
+    reason = refusal.message if refusal is not None else "no slot was free"
+    return f"{token.ref} ({token.provider}): not tried: {reason}"
