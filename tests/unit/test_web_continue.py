@@ -122,3 +122,18 @@ def test_cut_and_continue_streams_split_at_every_byte_splice_exactly():
         assert cut.finish == "length"
         resumed, more_reasoning, rest = parse_whole(resumed_bytes, split, resume=cut)
         assert (reasoning + more_reasoning, first + rest, resumed.finish) == ("Let me think.", WHOLE, "stop"), split
+
+
+def test_a_client_leaving_during_a_pause_before_continuing_stops_at_once(make_app, web):
+    client = make_app(FREESEEK_WEB_CONTINUE_PAUSE="30").test_client()
+    web.account("leaver", format="current", text=STORY, cut_at=[10])
+    response = chat(client, tokens="leaver", stream=True)
+    chunks = iter(response.response)
+    text = b""
+    while b"Once upon" not in text:
+        text += next(chunks)
+    response.close()  # the client leaves while the gateway waits to continue
+    web.account("leaver", format="current")
+    # The account is free again at once (one answer at a time; the queue gives up after 3 s), not in 30 s.
+    assert chat(client, tokens="leaver").status_code == 200
+    assert web.continues == []

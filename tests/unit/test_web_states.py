@@ -61,6 +61,17 @@ def test_a_muted_account_rests_until_its_mute_ends_and_others_answer(client, web
     before = completion_calls(web, "mutedtok")
     assert chat(client, tokens="mutedtok,oktok").status_code == 200
     assert completion_calls(web, "mutedtok") == before  # still muted: not asked again
+    status, code, again = error(chat(client, tokens="mutedtok"))  # alone again: the mute, not "cooling down"
+    assert (status, code) == (403, "account_muted") and time.strftime("%H:%M UTC", time.gmtime(until)) in again
+    assert completion_calls(web, "mutedtok") == before
+
+
+def test_a_short_mute_is_waited_out_within_the_queue_timeout(make_app, web):
+    client = make_app(FREESEEK_QUEUE_TIMEOUT="10").test_client()
+    web.account("briefmute", state="muted", mute_until=int(time.time()) + 2)
+    response = chat(client, tokens="briefmute")
+    assert response.status_code == 200 and response.json["choices"][0]["message"]["content"] == "echo: hi there"
+    assert completion_calls(web, "briefmute") == 2  # refused while muted, answered once the mute ended
 
 
 @pytest.mark.parametrize("state, words", [("banned", "banned"), ("risk", "risk device")])
@@ -68,6 +79,9 @@ def test_banned_accounts_get_a_403_that_says_so(client, web, state, words):
     web.account("badtok", state=state)
     status, code, message = error(chat(client, tokens="badtok"))
     assert (status, code) == (403, "account_banned") and words in message
+    status, code, again = error(chat(client, tokens="badtok"))  # set aside: the ban is restated
+    assert (status, code) == (403, "account_banned") and words in again
+    assert completion_calls(web, "badtok") == 0 and sum(r["token"] == "badtok" for r in web.requests) <= 3
 
 
 @pytest.mark.parametrize("state, words", [("blocked", "HTML page"), ("waf", "x-amzn-waf-action"),

@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Iterator
 
+from services import abortable
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import BadRequest, GatewayError, RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -32,6 +33,7 @@ class WebStream:
         self.parser = WebStreamParser()
         self._aborted = threading.Event()
         self._continuing = False
+        self._scope = abortable.current()  # the attempt's: continue calls join it, so an abort shuts them too
         adapter.conversations.acquire(session_id)
 
     def abort(self) -> None:
@@ -112,7 +114,8 @@ class WebStream:
         self.body.close()
         self._continuing = True
         try:
-            self.body = self.adapter.resume(self.token, self.session_id, previous.message_id)
+            resume = self._scope.bind(self.adapter.resume) if self._scope else self.adapter.resume
+            self.body = resume(self.token, self.session_id, previous.message_id)
         except GatewayError as error:
             # This round is lost and the answer stays cut: what was received is still worth sending.
             log.info("continuing an answer on %s failed: %s", self.token.ref, error.message)
