@@ -10,7 +10,7 @@ from typing import Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from services.completions import ChatService
+from services.completions import Completions
 from services.pool import TokenPool
 from services.providers.openai_compatible import OpenAICompatible
 from services.providers.registry import Provider, Registry
@@ -57,7 +57,7 @@ class Gateway:
         self.pool = TokenPool(limit_for=self._concurrency_limit)
         self.counter = TokenCounter()
         self.relay = Relay(settings, self.pool, self.adapters.__getitem__)
-        self.chat = ChatService(settings, self.registry, self.relay, self.counter)
+        self.completions = Completions(settings, self.registry, self.relay, self.counter)
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
 
     def _concurrency_limit(self, token) -> int:
