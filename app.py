@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from blueprints import chat, errors, health, models, tokens
+from blueprints import chat, errors, health, messages, models, responses, tokens
 from services.gateway import Gateway
 from services.settings import Settings
 
@@ -21,7 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["freeseek"] = Gateway(settings, test_config.get("providers"))
-    for blueprint in (errors.bp, chat.bp, models.bp, tokens.bp, health.bp):
+    for blueprint in (errors.bp, chat.bp, messages.bp, responses.bp, models.bp, tokens.bp, health.bp):
         app.register_blueprint(blueprint)
     return app
 

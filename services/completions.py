@@ -140,6 +140,10 @@ class Completions:
             yield render_error(error)
         except (ClientGone, GeneratorExit):
             status = 499
+        except Exception:  # a bug of ours after the first byte: the client still learns the answer failed
+            log.exception("request %s failed inside the gateway", run.call.id)
+            status = 500
+            yield render_error(GatewayError("The gateway failed while handling this request.", code="internal_error"))
         finally:
             run.cancel()
             self._log(run, status, renderer)

@@ -11,11 +11,14 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from services.completions import Completions
+from services.dialects.anthropic_messages import AnthropicMessages
+from services.dialects.openai_responses import OpenAIResponses
 from services.pool import TokenPool
 from services.providers.openai_compatible import OpenAICompatible
 from services.providers.registry import Provider, Registry
 from services.relay import Relay
 from services.settings import Settings
+from services.store.memory import MemoryStore
 from services.token_check import TokenChecker
 from services.tools.emulation import ToolEmulation
 from services.usage import TokenCounter
@@ -58,6 +61,9 @@ class Gateway:
         self.counter = TokenCounter()
         self.relay = Relay(settings, self.pool, self.adapters.__getitem__)
         self.completions = Completions(settings, self.registry, self.relay, self.counter)
+        # The dialects besides OpenAI Chat (whose body already is the internal call).
+        self.anthropic = AnthropicMessages(settings.claude_model_map, self.counter)
+        self.responses = OpenAIResponses(MemoryStore(settings.response_store_seconds, settings.response_store_max))
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
 
     def _concurrency_limit(self, token) -> int:

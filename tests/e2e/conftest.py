@@ -104,3 +104,19 @@ def start_gateway(fake, web, tmp_path_factory):
 @pytest.fixture(scope="module")
 def gateway(start_gateway):
     return start_gateway()
+
+
+_OPENED: list = []
+
+
+def closed_later(client):
+    """Keep an SDK client to close after its module (an unclosed one leaks its socket into a later test)."""
+    _OPENED.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_sdk_clients():
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
