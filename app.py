@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from blueprints import chat, errors, health, metrics, models, page, tokens
+from blueprints import chat, errors, health, messages, metrics, models, page, responses, tokens
 from blueprints.cors import init_cors
 from services.gateway import Gateway
 from services.settings import Settings
@@ -22,7 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["freeseek"] = Gateway(settings, test_config.get("providers"))
-    for blueprint in (errors.bp, chat.bp, models.bp, tokens.bp, health.bp, page.bp, metrics.bp):
+    for blueprint in (errors.bp, chat.bp, messages.bp, responses.bp, models.bp, tokens.bp, health.bp, page.bp,
+                      metrics.bp):
         app.register_blueprint(blueprint)
     init_cors(app, settings.cors_origins)
     return app

@@ -8,6 +8,7 @@ from typing import Callable
 from flask import Blueprint, Response, current_app, request
 
 from blueprints.schemas import ChatRequestSchema, load_body
+from services.dialects import openai_chat
 
 bp = Blueprint("chat", __name__)
 _schema = ChatRequestSchema()
@@ -18,8 +19,10 @@ _schema = ChatRequestSchema()
 def chat_completions():
     """Answer a chat completion, streamed or whole."""
     body = load_body(_schema)
-    reply = current_app.extensions["freeseek"].chat.complete(
-        body, request.headers.get("Authorization"), client_gone=client_probe(request.environ))
+    completions = current_app.extensions["freeseek"].completions
+    call = openai_chat.parse(body)
+    tokens = completions.tokens_for(request.headers.get("Authorization"))
+    reply = completions.complete(call, openai_chat.ChatRenderer(call), tokens, client_probe(request.environ))
     return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers)
 
 

@@ -13,8 +13,9 @@ bp = Blueprint("errors", __name__)
 log = logging.getLogger("freeseek")
 
 _MESSAGES = {
-    404: "Unknown route. The gateway serves POST /v1/chat/completions, GET /v1/models, POST /token/check, "
-         "GET /pool, GET / (a page), GET /metrics, GET /ping, GET /healthz and GET /openapi.json.",
+    404: "Unknown route. The gateway serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, "
+         "GET /v1/models, POST /token/check, GET /pool, GET / (a page), GET /metrics, GET /ping, GET /healthz and "
+         "GET /openapi.json.",
     405: "This route does not accept that HTTP method.",
     413: "The request body is larger than FREESEEK_MAX_BODY_BYTES.",
 }

@@ -1,4 +1,4 @@
-"""Chat completions end to end: tokens from the request, a relay run, and the reply in OpenAI's grammar."""
+"""One request of any dialect end to end: its tokens, a relay run, keep-alives, in-band errors, the log line."""
 
 from __future__ import annotations
 
@@ -12,20 +12,18 @@ from typing import Callable, Iterator
 
 from services.chat_call import ChatCall
 from services.credentials import Token, bearer_value, parse_tokens
+from services.dialects.base import Renderer
 from services.errors import BadRequest, ClientGone, GatewayError, Unauthorized
 from services.events import Usage
 from services.metrics import Metrics
-from services.openai_format import Answer
 from services.providers.registry import Registry
 from services.relay import HEARTBEAT, Relay, RelayRun
 from services.settings import Settings
-from services.sse import DONE, KEEPALIVE_COMMENT, data_event
 from services.usage import TokenCounter
 
 log = logging.getLogger("freeseek")
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-DIALECT = "openai_chat"   # the metrics' dialect label of this front end
 
 
 @dataclass
@@ -43,8 +41,8 @@ def dumps(obj: dict) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class ChatService:
-    """Answers `POST /v1/chat/completions`."""
+class Completions:
+    """Answers one internal call for any dialect; the dialect's renderer gives the grammar."""
 
     def __init__(self, settings: Settings, registry: Registry, relay: Relay, counter: TokenCounter,
                  metrics: Metrics | None = None):
@@ -52,14 +50,18 @@ class ChatService:
         self.metrics = metrics or Metrics()
         self._server_tokens = parse_tokens(settings.tokens, registry) if settings.tokens else []
 
-    def tokens_for(self, authorization: str | None) -> list[Token]:
-        """The request's tokens: its own, or the server's once it presented one of the API keys."""
+    def tokens_for(self, authorization: str | None, api_key: str | None = None) -> list[Token]:
+        """The request's tokens: its own, or the server's once it presented one of the API keys.
+
+        `api_key` is an `x-api-key` header (Anthropic's clients send it instead of a Bearer header)."""
+        if (not authorization or not authorization.strip()) and api_key and api_key.strip():
+            authorization = "Bearer " + api_key.strip()
         value = bearer_value(authorization)
         if not self._server_tokens:
             return parse_tokens(value, self.registry)
         if not any(hmac.compare_digest(value.encode(), key.encode()) for key in self.settings.api_keys):
             raise Unauthorized("This gateway holds its own tokens: send one of its API keys "
-                               "(FREESEEK_API_KEYS) as the Bearer token.")
+                               "(FREESEEK_API_KEYS) as the Bearer token (or x-api-key).")
         return self._server_tokens
 
     def servable(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
@@ -75,100 +77,104 @@ class ChatService:
                              param="model", code="model_not_supported")
         return usable
 
-    def complete(self, body: dict, authorization: str | None,
+    def complete(self, call: ChatCall, renderer: Renderer, tokens: list[Token],
                  client_gone: Callable[[], bool] = lambda: False) -> Reply:
-        """Run one chat completion and return the reply (errors before the first byte are raised)."""
-        call = ChatCall.from_body(body)
-        run = self.relay.start(call, self.servable(call, self.tokens_for(authorization)))
+        """Run one call and return the reply in the renderer's grammar (errors before the first byte are raised)."""
+        run = self.relay.start(call, self.servable(call, tokens))
         events = run.events(client_gone)
-        answer = Answer(call)
         try:
             if call.stream:
                 first = next(events, None)
-                body = self._stream(run, answer, chain([first], events))
-                return Reply(200, self._send(run, answer, body, data_event), "text/event-stream", dict(SSE_HEADERS))
+                body = self._stream(run, renderer, chain([first], events))
+                return Reply(200, self._send(run, renderer, body, renderer.stream_error), "text/event-stream",
+                             dict(SSE_HEADERS))
             for item in events:
                 if item is HEARTBEAT:
                     # The answer is slow: commit to 200 and keep the connection busy with whitespace.
-                    return Reply(200, self._send(run, answer, self._late_json(run, answer, events), dumps))
-                answer.apply(item)
-            reply = dumps(answer.completion(self._usage(run, answer)))
+                    return Reply(200, self._send(run, renderer, self._late_json(run, renderer, events),
+                                                 lambda error: dumps(renderer.error_body(error))))
+                renderer.record(item)
+            reply = dumps(renderer.whole(self._usage(run, renderer)))
             run.stats.ttfb = time.monotonic() - run.started
-            self._log(run, 200, answer)
+            self._log(run, 200, renderer)
             return Reply(200, reply)
         except ClientGone:
             run.cancel()
-            self._log(run, 499, answer)
+            self._log(run, 499, renderer)
             return Reply(499, b"")
         except GatewayError as error:
             run.cancel()
-            self._log(run, error.status, answer)
+            self._log(run, error.status, renderer)
             raise
 
-    def _stream(self, run: RelayRun, answer: Answer, events: Iterator) -> Iterator[bytes]:
-        """SSE body: keep-alive comments, chunks, finish (+usage), [DONE]."""
+    def _stream(self, run: RelayRun, renderer: Renderer, events: Iterator) -> Iterator[bytes]:
+        """SSE body: the dialect's keep-alives and events, then its closing events."""
         for item in events:
             if item is None:
                 continue
             if item is HEARTBEAT:
-                yield KEEPALIVE_COMMENT
+                yield renderer.keepalive()
                 continue
-            out = b"".join(data_event(chunk) for chunk in answer.apply(item))
+            out = renderer.stream_event(item)
             if out:
                 if run.stats.ttfb is None:
                     run.stats.ttfb = time.monotonic() - run.started
                 yield out
-        yield b"".join(data_event(c) for c in answer.finish_chunks(self._usage(run, answer))) + DONE
+        yield renderer.stream_end(self._usage(run, renderer))
 
-    def _late_json(self, run: RelayRun, answer: Answer, events: Iterator) -> Iterator[bytes]:
+    def _late_json(self, run: RelayRun, renderer: Renderer, events: Iterator) -> Iterator[bytes]:
         """Non-stream body for a slow answer: leading whitespace while waiting, then the JSON."""
         yield b"\n"
         for item in events:
             if item is HEARTBEAT:
                 yield b"\n"
             else:
-                answer.apply(item)
-        yield dumps(answer.completion(self._usage(run, answer)))
+                renderer.record(item)
+        yield dumps(renderer.whole(self._usage(run, renderer)))
 
-    def _send(self, run: RelayRun, answer: Answer, body: Iterator[bytes],
-              render_error: Callable[[dict], bytes]) -> Iterator[bytes]:
+    def _send(self, run: RelayRun, renderer: Renderer, body: Iterator[bytes],
+              render_error: Callable[[GatewayError], bytes]) -> Iterator[bytes]:
         """Send a streamed body; an error after the first byte goes in-band; always free the upstream and log."""
         status = 200
-        self.metrics.stream_opened(DIALECT)
+        self.metrics.stream_opened(renderer.dialect)
         try:
             yield from body
         except GatewayError as error:
             status = error.status
-            yield render_error(error.body())
+            yield render_error(error)
         except (ClientGone, GeneratorExit):
             status = 499
+        except Exception:  # a bug of ours after the first byte: the client still learns the answer failed
+            log.exception("request %s failed inside the gateway", run.call.id)
+            status = 500
+            yield render_error(GatewayError("The gateway failed while handling this request.", code="internal_error"))
         finally:
             run.cancel()
-            self.metrics.stream_closed(DIALECT)
-            self._log(run, status, answer)
+            self.metrics.stream_closed(renderer.dialect)
+            self._log(run, status, renderer)
 
-    def _usage(self, run: RelayRun, answer: Answer) -> Usage:
+    def _usage(self, run: RelayRun, renderer: Renderer) -> Usage:
         """The upstream's usage when it gave one, else counted with DeepSeek's tokenizer."""
-        upstream = answer.upstream_usage
+        upstream = renderer.upstream_usage
         if upstream is not None and (upstream.prompt_tokens or upstream.completion_tokens):
             run.stats.usage = upstream
         else:
-            run.stats.usage = self.counter.usage(answer.call.messages, answer.text + answer.tool_call_text,
-                                                 answer.reasoning_text)
+            run.stats.usage = self.counter.usage(renderer.call.messages, renderer.text + renderer.tool_call_text,
+                                                 renderer.reasoning_text)
             run.stats.usage.counted = True
         return run.stats.usage
 
-    def _log(self, run: RelayRun, status: int, answer: Answer) -> None:
-        """The one log line of a request; never a prompt, never a secret."""
+    def _log(self, run: RelayRun, status: int, renderer: Renderer) -> None:
+        """The one log line of a request, whatever its dialect; never a prompt, never a secret."""
         stats, usage, ttfb = run.stats, run.stats.usage, run.stats.ttfb
         duration = time.monotonic() - run.started
-        self.metrics.record_request(DIALECT, stats.token.provider if stats.token else None, run.call.model.name,
-                                    status, ttfb, duration, usage.prompt_tokens if usage else 0,
-                                    usage.completion_tokens if usage else 0)
-        log.info("request id=%s provider=%s token=%s model=%s stream=%s status=%s attempts=%d ttfb_ms=%s "
-                 "duration_ms=%d tokens=%s",
-                 run.call.id, stats.token.provider if stats.token else "-", stats.token.ref if stats.token else "-",
-                 run.call.model.name, run.call.stream, status, stats.attempts,
-                 int(ttfb * 1000) if ttfb is not None else "-", int(duration * 1000),
+        self.metrics.record_request(renderer.dialect, stats.token.provider if stats.token else None,
+                                    run.call.model.name, status, ttfb, duration,
+                                    usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+        log.info("request id=%s dialect=%s provider=%s token=%s model=%s stream=%s status=%s attempts=%d "
+                 "ttfb_ms=%s duration_ms=%d tokens=%s",
+                 run.call.id, renderer.dialect, stats.token.provider if stats.token else "-",
+                 stats.token.ref if stats.token else "-", run.call.model.name, run.call.stream, status,
+                 stats.attempts, int(ttfb * 1000) if ttfb is not None else "-", int(duration * 1000),
                  f"{usage.prompt_tokens}+{usage.completion_tokens}{'(counted)' if usage.counted else ''}"
                  if usage else "-")

@@ -10,14 +10,17 @@ from typing import Mapping
 import requests
 
 from services.abortable import AbortableHTTPAdapter
-from services.completions import ChatService
+from services.completions import Completions
 from services.credentials import parse_tokens
+from services.dialects.anthropic_messages import AnthropicMessages
+from services.dialects.openai_responses import OpenAIResponses
 from services.metrics import MeteredPool, Metrics
 from services.pool import TokenPool
 from services.providers.openai_compatible import OpenAICompatible
 from services.providers.registry import Provider, Registry
 from services.relay import Relay
 from services.settings import Settings
+from services.store.memory import MemoryStore
 from services.token_check import TokenChecker
 from services.tools.emulation import ToolEmulation
 from services.usage import TokenCounter
@@ -65,7 +68,10 @@ class Gateway:
         self.server_tokens = parse_tokens(settings.tokens, self.registry) if settings.tokens else []
         self.metrics = Metrics(self.pool_view)
         self.relay = Relay(settings, MeteredPool(self.pool, self.metrics), self.adapters.__getitem__)
-        self.chat = ChatService(settings, self.registry, self.relay, self.counter, self.metrics)
+        self.completions = Completions(settings, self.registry, self.relay, self.counter, self.metrics)
+        # The dialects besides OpenAI Chat (whose body already is the internal call).
+        self.anthropic = AnthropicMessages(settings.claude_model_map, self.counter)
+        self.responses = OpenAIResponses(MemoryStore(settings.response_store_seconds, settings.response_store_max))
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
 
     def pool_view(self) -> list[dict]:
@@ -75,7 +81,7 @@ class Gateway:
     def pool_for(self, authorization: str | None) -> list[dict]:
         """The health of the server-held tokens to a holder of an API key, or of the caller's own tokens
         on a server that holds none (401 without credentials, as for a chat request)."""
-        return self.pool.view(self.chat.tokens_for(authorization))
+        return self.pool.view(self.completions.tokens_for(authorization))
 
     def _concurrency_limit(self, token) -> int:
         """Answers at once per account: the provider's own limit (deepseek-web's comes from settings)."""

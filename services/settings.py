@@ -57,6 +57,12 @@ class Settings:
     web_max_file_bytes: int = 10 * 1024 * 1024
     web_fetch_timeout: float = 10.0
     web_upload_timeout: float = 60.0
+    # Anthropic Messages: Claude model names -> ours, as `substring=model,...` (first match wins; empty means
+    # every Claude model -> deepseek-chat, and requested thinking -> its reasoning variant).
+    claude_model_map: str = ""
+    # OpenAI Responses: how long and how many stored responses `previous_response_id` can continue.
+    response_store_seconds: float = 3600.0
+    response_store_max: int = 1000
 
     @property
     def upstream_timeout(self) -> tuple[float, float]:
@@ -105,6 +111,8 @@ class Settings:
         if self.web_continue_rounds < 0 or self.web_max_files < 0 or self.web_max_file_bytes < 1:
             raise ConfigError("FREESEEK_WEB_CONTINUE_ROUNDS and FREESEEK_WEB_MAX_FILES must be >= 0, "
                               "FREESEEK_WEB_MAX_FILE_BYTES >= 1")
+        if self.response_store_seconds <= 0 or self.response_store_max < 1:
+            raise ConfigError("FREESEEK_RESPONSE_STORE_SECONDS must be positive, FREESEEK_RESPONSE_STORE_MAX >= 1")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
 

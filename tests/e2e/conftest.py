@@ -107,17 +107,22 @@ def gateway(start_gateway):
     return start_gateway()
 
 
-_clients: list[openai.OpenAI] = []
+_clients: list = []
+
+
+def closed_later(client):
+    """Keep an SDK client to close after its module (an unclosed one leaks its socket into a later test)."""
+    _clients.append(client)
+    return client
 
 
 def openai_client(gateway: GatewayProcess, key: str, timeout: float = 60) -> openai.OpenAI:
-    """An openai SDK client for a gateway, closed after the test so no socket is left to the garbage collector."""
-    _clients.append(openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=timeout))
-    return _clients[-1]
+    """An openai SDK client for a gateway, closed after its module."""
+    return closed_later(openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=timeout))
 
 
-@pytest.fixture(autouse=True)
-def close_openai_clients():
+@pytest.fixture(autouse=True, scope="module")
+def _close_sdk_clients():
     yield
     while _clients:
         _clients.pop().close()

@@ -9,6 +9,7 @@ import pytest
 
 from app import create_app
 from services.completions import Reply
+from services.dialects import openai_chat
 from tests.conftest import FAST_ENV, provider_overrides
 from tests.fakes.faulty_upstream import FaultyUpstream, wait_until
 from tests.fakes.stalling_web_chat import StallingWebChat
@@ -33,7 +34,9 @@ def complete_in_background(gw, token: str, stream: bool, gone: threading.Event) 
 
     def run():
         try:
-            reply = gw.chat.complete({**BODY, "stream": stream}, f"Bearer {token}", client_gone=gone.is_set)
+            call = openai_chat.parse({**BODY, "stream": stream})
+            reply = gw.completions.complete(call, openai_chat.ChatRenderer(call),
+                                            gw.completions.tokens_for(f"Bearer {token}"), client_gone=gone.is_set)
             if isinstance(reply, Reply) and not isinstance(reply.body, bytes):
                 reply.body = b"".join(reply.body)
             result["reply"] = reply
@@ -58,7 +61,7 @@ def test_a_client_leaving_while_the_upstream_withholds_headers_closes_it_at_once
     print(f"upstream saw the close {time.monotonic() - left:.2f} s after the client left")
     result["thread"].join(5)
     assert result["reply"].status == 499
-    account = gw.chat.tokens_for(f"Bearer {token}")[0]
+    account = gw.completions.tokens_for(f"Bearer {token}")[0]
     assert wait_until(lambda: gw.pool.in_flight(account) == 0, 3), "the account is still leased"
 
 

@@ -64,7 +64,7 @@ def test_the_readme_three_token_example_names_each_token_and_its_cause():
     app = create_app({"env": FAST_ENV, "providers": {"siliconflow": {"base_url": "http://127.0.0.1:1/v1"}}})
     client = app.test_client()
     tokens = "siliconflow:sk-a1,siliconflow:sk-b2,siliconflow:sk-c3"
-    refs = [t.ref for t in app.extensions["freeseek"].chat.tokens_for(f"Bearer {tokens}")]
+    refs = [t.ref for t in app.extensions["freeseek"].completions.tokens_for(f"Bearer {tokens}")]
     for response in (chat(client, tokens), chat(client, tokens)):  # the second right after the failure
         message = response.json["error"]["message"]
         assert response.status_code == 502, message

@@ -1,41 +1,31 @@
-"""One answer rendered in OpenAI's grammar: stream chunks as it grows, or one completion at the end."""
+"""The OpenAI Chat Completions dialect: the body is already the internal call; chunks or one completion out."""
 
 from __future__ import annotations
 
 from services.chat_call import ChatCall
+from services.dialects.base import Renderer
+from services.errors import GatewayError
 from services.events import Conversation, Finish, Text, ToolCallDelta, Usage
+from services.sse import DONE, data_event
 
 FOLD_OPEN, FOLD_CLOSE = "<details>\n<summary>Reasoning</summary>\n\n", "\n\n</details>\n\n"
 
 
-class Answer:
-    """Accumulates the answer's text, reasoning and tool calls, and shapes chunks with one id throughout."""
+def parse(body: dict) -> ChatCall:
+    """Read a validated chat completion body as the internal call."""
+    return ChatCall.from_body(body)
+
+
+class ChatRenderer(Renderer):
+    """Shapes the answer as `chat.completion.chunk`s with one id throughout, or one `chat.completion`."""
+
+    dialect = "openai_chat"
 
     def __init__(self, call: ChatCall):
-        self.call = call
+        super().__init__(call)
         self.id = call.id
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.tool_calls: dict[int, dict] = {}
-        self.finish_reason: str | None = None
-        self.upstream_usage: Usage | None = None
         self._role_sent = False
         self._folding = False
-
-    @property
-    def text(self) -> str:
-        """The answer text so far (without folded reasoning)."""
-        return "".join(self.content)
-
-    @property
-    def reasoning_text(self) -> str:
-        """The reasoning so far."""
-        return "".join(self.reasoning)
-
-    @property
-    def tool_call_text(self) -> str:
-        """The calls' names and arguments: what the model wrote for them, for counting usage."""
-        return "".join(c["function"]["name"] + c["function"]["arguments"] for c in self.tool_calls.values())
 
     def chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
         """One `chat.completion.chunk` with this answer's id, created time and model."""
@@ -46,27 +36,40 @@ class Answer:
             chunk["usage"] = None
         return chunk
 
-    def apply(self, event) -> list[dict]:
-        """Take one event into the answer and return the chunks it produces for a stream."""
-        deltas: list[dict] = []
+    def record(self, event) -> None:
+        """Take one event; the web chat's conversation id becomes the answer's id (`<session>@<message>`)."""
+        super().record(event)
         if isinstance(event, Conversation):
             self.id = event.id
-        elif isinstance(event, Usage):
-            self.upstream_usage = event
-        elif isinstance(event, Text):
+
+    def stream_event(self, event) -> bytes:
+        """Record one event and return the chunks it produces."""
+        return b"".join(data_event(chunk) for chunk in self.apply(event))
+
+    def apply(self, event) -> list[dict]:
+        """Take one event into the answer and return the chunks it produces for a stream."""
+        self.record(event)
+        deltas: list[dict] = []
+        if isinstance(event, Text):
             deltas = self._text_deltas(event)
         elif isinstance(event, ToolCallDelta):
             deltas = self._tool_call_deltas(event)
-        elif isinstance(event, Finish):
-            self.finish_reason = event.reason
-            if self._folding:
-                self._folding = False
-                deltas = [{"content": FOLD_CLOSE}]
+        elif isinstance(event, Finish) and self._folding:
+            self._folding = False
+            deltas = [{"content": FOLD_CLOSE}]
         chunks = [self.chunk(delta) for delta in deltas]
         if chunks and not self._role_sent:
             self._role_sent = True
             chunks.insert(0, self.chunk({"role": "assistant", "content": ""}))
         return chunks
+
+    def stream_end(self, usage: Usage) -> bytes:
+        """The closing chunk, the usage chunk when the client asked for it, then [DONE]."""
+        return b"".join(data_event(c) for c in self.finish_chunks(usage)) + DONE
+
+    def stream_error(self, error: GatewayError) -> bytes:
+        """OpenAI's in-band error: a `data:` event holding the error object."""
+        return data_event(error.body())
 
     def finish_chunks(self, usage: Usage) -> list[dict]:
         """The closing chunk, then the usage chunk when the client asked for it."""
@@ -78,7 +81,7 @@ class Answer:
                            "model": self.call.model.name, "choices": [], "usage": usage.as_openai()})
         return chunks
 
-    def completion(self, usage: Usage) -> dict:
+    def whole(self, usage: Usage) -> dict:
         """The whole answer as one `chat.completion`."""
         content = self._folded_text()
         # With calls and nothing said before them, content is null, as OpenAI's own models answer.
@@ -88,7 +91,7 @@ class Answer:
         if self.tool_calls and self.call.legacy_functions:
             message["function_call"] = self.tool_calls[min(self.tool_calls)]["function"]
         elif self.tool_calls:
-            message["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
+            message["tool_calls"] = self.calls()
         return {"id": self.id, "object": "chat.completion", "created": self.call.created,
                 "model": self.call.model.name,
                 "choices": [{"index": 0, "message": message, "logprobs": None,
@@ -98,7 +101,6 @@ class Answer:
     def _text_deltas(self, event: Text) -> list[dict]:
         deltas = []
         if event.reasoning:
-            self.reasoning.append(event.reasoning)
             if self.call.model.fold:
                 prefix = "" if self._folding else FOLD_OPEN
                 self._folding = True
@@ -106,7 +108,6 @@ class Answer:
             else:
                 deltas.append({"reasoning_content": event.reasoning})
         if event.content:
-            self.content.append(event.content)
             prefix = ""
             if self._folding:
                 self._folding, prefix = False, FOLD_CLOSE
@@ -125,12 +126,7 @@ class Answer:
         return reason
 
     def _tool_call_deltas(self, event: ToolCallDelta) -> list[dict]:
-        """Merge one piece into its whole call, and render it as a stream delta."""
-        call = self.tool_calls.setdefault(event.index, {"id": None, "type": "function",
-                                                        "function": {"name": "", "arguments": ""}})
-        if event.starts_call:
-            call["id"], call["function"]["name"] = event.id, event.name or ""
-        call["function"]["arguments"] += event.arguments
+        """Render one piece of a call (already merged into its whole call) as a stream delta."""
         if self.call.legacy_functions:
             if event.index != min(self.tool_calls):
                 return []   # the legacy reply holds one call

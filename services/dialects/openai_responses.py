@@ -1,0 +1,239 @@
+"""The OpenAI Responses dialect's renderer: `response` objects, output items and their numbered SSE events."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+
+from services.chat_call import ChatCall
+from services.dialects.base import Renderer
+from services.dialects.responses_request import to_call
+from services.errors import GatewayError, NotFound
+from services.events import Text, ToolCallDelta, Usage
+from services.store import ResponseStore
+
+INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+def _id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex
+
+
+def usage_of(usage: Usage) -> dict:
+    """The Responses usage object."""
+    return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
+            "output_tokens": usage.completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens}
+
+
+class ResponsesRenderer(Renderer):
+    """Shapes the answer as output items (reasoning, message, function calls) and stores it when asked."""
+
+    dialect = "openai_responses"
+
+    def __init__(self, call: ChatCall, body: dict, conversation: list[dict], store: ResponseStore | None):
+        super().__init__(call)
+        self.body, self.conversation, self.store = body, conversation, store
+        self.created_at = int(time.time())
+        self._sequence = 0
+        self._started = False
+        self._items: list[dict] = []            # the output items streamed so far
+        self._open: int | None = None           # output index of the item receiving deltas
+        self._call_items: dict[int, int] = {}   # tool call index -> output index
+
+    # ---- the response object -----------------------------------------------------------------------------
+
+    def response(self, status: str, output: list[dict], usage: Usage | None = None,
+                 error: GatewayError | None = None) -> dict:
+        """The `response` object in a given state."""
+        body = self.body
+        reason = INCOMPLETE.get(self.finish_reason or "") if status == "incomplete" else None
+        return {"id": self.call.id, "object": "response", "created_at": self.created_at, "status": status,
+                "background": False, "error": {"code": error.code or "server_error", "message": error.message}
+                if error else None,
+                "incomplete_details": {"reason": reason} if reason else None,
+                "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
+                "model": body["model"], "output": output, "parallel_tool_calls": body.get("parallel_tool_calls", True),
+                "previous_response_id": body.get("previous_response_id"),
+                "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
+                "store": body.get("store", True) is not False, "temperature": body.get("temperature"),
+                "text": {"format": {"type": "text"}}, "tool_choice": body.get("tool_choice", "auto"),
+                "tools": [t for t in body.get("tools") or [] if t.get("type") == "function"],
+                "top_p": body.get("top_p"), "truncation": "disabled",
+                "usage": usage_of(usage) if usage else None, "metadata": body.get("metadata") or {}}
+
+    def status(self) -> str:
+        """completed, or incomplete when the answer was cut (length, content filter)."""
+        return "incomplete" if self.finish_reason in INCOMPLETE else "completed"
+
+    def whole(self, usage: Usage) -> dict:
+        """The answer as one `response` object (stored for `previous_response_id` unless `store` is false)."""
+        output = []
+        if self.reasoning:
+            output.append(self._reasoning_item(_id("rs_"), self.reasoning_text))
+        if self.content or not self.tool_calls:
+            output.append(self._message_item(_id("msg_"), self.text, "completed"))
+        output += [self._call_item(_id("fc_"), call, "completed") for call in self.calls()]
+        self._save()
+        return self.response(self.status(), output, usage)
+
+    def _save(self) -> None:
+        if self.store is None or self.body.get("store") is False:
+            return
+        turn: dict = {"role": "assistant", "content": self.text or (None if self.tool_calls else "")}
+        if self.tool_calls:
+            turn["tool_calls"] = self.calls()
+        self.store.put(self.call.id, {"messages": self.conversation + [turn]})
+
+    @staticmethod
+    def _reasoning_item(item_id: str, text: str) -> dict:
+        return {"type": "reasoning", "id": item_id, "summary": [{"type": "summary_text", "text": text}]}
+
+    @staticmethod
+    def _message_item(item_id: str, text: str | None, status: str) -> dict:
+        content = [] if text is None else [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+        return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
+
+    @staticmethod
+    def _call_item(item_id: str, call: dict, status: str) -> dict:
+        return {"type": "function_call", "id": item_id, "call_id": call["id"], "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"], "status": status}
+
+    # ---- stream ------------------------------------------------------------------------------------------
+
+    def _event(self, event_type: str, **fields) -> bytes:
+        data = {"type": event_type, "sequence_number": self._sequence, **fields}
+        self._sequence += 1
+        return (f"event: {event_type}\ndata: ".encode() + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+                .encode() + b"\n\n")
+
+    def _start(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        return (self._event("response.created", response=self.response("in_progress", [])) +
+                self._event("response.in_progress", response=self.response("in_progress", [])))
+
+    def keepalive(self) -> bytes:
+        """An SSE comment (the Responses grammar has no keep-alive event; every client skips comments)."""
+        return self._start() + super().keepalive()
+
+    def stream_event(self, event) -> bytes:
+        """Record one event and return the Responses events it produces."""
+        self.record(event)
+        # The preamble goes first, so its sequence numbers come first.
+        out = self._start() if isinstance(event, (Text, ToolCallDelta)) else b""
+        if isinstance(event, Text) and event.reasoning:
+            out += self._delta("reasoning", event.reasoning)
+        if isinstance(event, Text) and event.content:
+            out += self._delta("message", event.content)
+        if isinstance(event, ToolCallDelta):
+            out += self._call_piece(event)
+        return out
+
+    def stream_end(self, usage: Usage) -> bytes:
+        """Close the open item, then `response.completed` (or `response.incomplete`) with the whole response."""
+        out = self._start() + self._close()
+        status = self.status()
+        self._save()
+        return out + self._event(f"response.{status}", response=self.response(status, self._items, usage))
+
+    def stream_error(self, error: GatewayError) -> bytes:
+        """An `error` event, then `response.failed`."""
+        return (self._start() + self._event("error", code=error.code, message=error.message, param=error.param) +
+                self._event("response.failed", response=self.response("failed", self._items, error=error)))
+
+    def _delta(self, kind: str, text: str) -> bytes:
+        out = b""
+        if self._open is None or self._items[self._open]["type"] != kind:
+            out += self._close()
+            self._open = len(self._items)
+            if kind == "reasoning":
+                item = {"type": "reasoning", "id": _id("rs_"), "summary": []}
+                out += self._event("response.output_item.added", output_index=self._open, item=item)
+                out += self._event("response.reasoning_summary_part.added", item_id=item["id"],
+                                   output_index=self._open, summary_index=0, part={"type": "summary_text", "text": ""})
+                item["_text"] = ""
+            else:
+                item = self._message_item(_id("msg_"), None, "in_progress")
+                out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
+                out += self._event("response.content_part.added", item_id=item["id"], output_index=self._open,
+                                   content_index=0, part={"type": "output_text", "text": "", "annotations": []})
+                item["_text"] = ""
+            self._items.append(item)
+        item = self._items[self._open]
+        item["_text"] += text
+        if kind == "reasoning":
+            return out + self._event("response.reasoning_summary_text.delta", item_id=item["id"],
+                                     output_index=self._open, summary_index=0, delta=text)
+        return out + self._event("response.output_text.delta", item_id=item["id"], output_index=self._open,
+                                 content_index=0, delta=text, logprobs=[])
+
+    def _call_piece(self, event: ToolCallDelta) -> bytes:
+        out = b""
+        if event.starts_call or event.index not in self._call_items:
+            out += self._close()
+            self._open = self._call_items[event.index] = len(self._items)
+            item = self._call_item(_id("fc_"), self.tool_calls[event.index], "in_progress")
+            item["arguments"] = ""
+            self._items.append(item)
+            out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
+        index = self._call_items[event.index]
+        item = self._items[index]
+        if event.arguments:
+            item["arguments"] += event.arguments
+            out += self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
+                               delta=event.arguments)
+        return out
+
+    def _close(self) -> bytes:
+        """Finish the open item: its `.done` events, and the item in its final form."""
+        if self._open is None:
+            return b""
+        index, item = self._open, self._items[self._open]
+        self._open = None
+        if item["type"] == "reasoning":
+            text = item.pop("_text")
+            part = {"type": "summary_text", "text": text}
+            self._items[index] = self._reasoning_item(item["id"], text)
+            return (self._event("response.reasoning_summary_text.done", item_id=item["id"], output_index=index,
+                                summary_index=0, text=text) +
+                    self._event("response.reasoning_summary_part.done", item_id=item["id"], output_index=index,
+                                summary_index=0, part=part) +
+                    self._event("response.output_item.done", output_index=index, item=self._items[index]))
+        if item["type"] == "message":
+            text = item.pop("_text")
+            self._items[index] = final = self._message_item(item["id"], text, "completed")
+            return (self._event("response.output_text.done", item_id=item["id"], output_index=index,
+                                content_index=0, text=text, logprobs=[]) +
+                    self._event("response.content_part.done", item_id=item["id"], output_index=index,
+                                content_index=0, part=final["content"][0]) +
+                    self._event("response.output_item.done", output_index=index, item=final))
+        item["status"] = "completed"
+        return (self._event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
+                            name=item["name"], arguments=item["arguments"]) +
+                self._event("response.output_item.done", output_index=index, item=item))
+
+
+class OpenAIResponses:
+    """The dialect's entry: a Responses body (and the response it continues) to the internal call and renderer."""
+
+    def __init__(self, store: ResponseStore):
+        self.store = store
+
+    def prepare(self, body: dict) -> tuple[ChatCall, ResponsesRenderer]:
+        """Read a validated Responses body as the internal call, with the renderer that answers it."""
+        history: list[dict] = []
+        previous = body.get("previous_response_id")
+        if previous:
+            stored = self.store.get(previous)
+            if stored is None:
+                raise NotFound(f"Previous response with id '{previous}' not found (stored responses are kept "
+                               "for FREESEEK_RESPONSE_STORE_SECONDS).", param="previous_response_id",
+                               code="previous_response_not_found")
+            history = copy.deepcopy(stored["messages"])
+        call, conversation = to_call(body, history)
+        return call, ResponsesRenderer(call, body, conversation, self.store)

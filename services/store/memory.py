@@ -1,0 +1,37 @@
+"""The in-memory store: one worker's state, bounded in time and in count."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+
+
+class MemoryStore:
+    """Values expire after `seconds`; past `limit` values the oldest go first."""
+
+    def __init__(self, seconds: float, limit: int, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self.limit, self.clock = seconds, limit, clock
+        self._items: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: dict) -> None:
+        """Keep value under key until it expires or is pushed out."""
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (self.clock() + self.seconds, value)
+            self._evict()
+
+    def get(self, key: str) -> dict | None:
+        """The live value under key, or None."""
+        with self._lock:
+            self._evict()
+            entry = self._items.get(key)
+            return entry[1] if entry else None
+
+    def _evict(self) -> None:
+        now = self.clock()
+        # Insertion order is expiry order (every value lives as long), so expired ones are at the front.
+        while self._items and (len(self._items) > self.limit or next(iter(self._items.values()))[0] <= now):
+            self._items.popitem(last=False)
