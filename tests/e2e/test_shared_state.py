@@ -128,3 +128,13 @@ def test_sigterm_lets_a_short_answer_finish_and_cancels_a_long_one(start_gateway
     assert chat(pair[0], "shared-long").status_code == 200
     assert time.monotonic() - started < 1.5  # released, not left to expire
     assert web.violations == []
+
+
+def test_without_redis_one_worker_runs_whatever_web_concurrency_says(start_gateway):
+    alone = start_gateway(WEB_CONCURRENCY="3")
+    deadline = time.monotonic() + 10
+    while len(_worker_pids(alone.process.pid)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)  # workers boot one by one: nothing to wait on
+    assert len(_worker_pids(alone.process.pid)) == 1
+    log = alone.log.read_text()
+    assert "WEB_CONCURRENCY=3 asks for 3 workers; running 1" in log and "shared state in memory" in log
