@@ -10,6 +10,7 @@ from blueprints import chat, errors, health, messages, metrics, models, page, re
 from blueprints.cors import init_cors
 from services.gateway import Gateway
 from services.settings import Settings
+from services.store.state import open_state
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -21,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["freeseek"] = Gateway(settings, test_config.get("providers"))
+    app.extensions["freeseek"] = Gateway(settings, test_config.get("providers"), open_state(settings))
     for blueprint in (errors.bp, chat.bp, messages.bp, responses.bp, models.bp, tokens.bp, health.bp, page.bp,
                       metrics.bp):
         app.register_blueprint(blueprint)

@@ -2,7 +2,11 @@
 import os
 
 worker_class = "gevent"
-workers = int(os.environ.get("WEB_CONCURRENCY", 1))
+# One gevent worker holds thousands of streams, and without shared state a second worker would split each
+# account's queue and conversation memory in two: several workers only with FREESEEK_REDIS_URL.
+_asked = int(os.environ.get("WEB_CONCURRENCY", 1) or 1)
+_shared = bool(os.environ.get("FREESEEK_REDIS_URL", "").strip())
+workers = _asked if _shared else 1
 # Open connections one gevent worker holds; each long stream is one.
 worker_connections = int(os.environ.get("FREESEEK_WORKER_CONNECTIONS", 10000))
 bind = "0.0.0.0:" + os.environ.get("PORT", "8000")
@@ -25,3 +29,25 @@ limit_request_fields = 100
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("FREESEEK_LOG_LEVEL", "info").lower()
+
+
+def on_starting(server):
+    """Say why fewer workers run than WEB_CONCURRENCY asked for."""
+    if _asked > 1 and not _shared:
+        server.log.info("WEB_CONCURRENCY=%d asks for %d workers; running 1: state is in memory, and two workers "
+                        "would split each account's queue and conversations (set FREESEEK_REDIS_URL to share "
+                        "state and run several)", _asked, _asked)
+
+
+def post_worker_init(worker):
+    """On SIGTERM, let answers finish within the grace period and cancel the rest (services/gateway.py)."""
+    gateway = worker.wsgi.extensions.get("freeseek") if hasattr(worker.wsgi, "extensions") else None
+    if gateway is not None:
+        gateway.watch_shutdown(lambda: worker.alive, worker.cfg.graceful_timeout)
+
+
+def worker_exit(server, worker):
+    """Cancel what still runs and free this worker's account leases before the process ends."""
+    gateway = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("freeseek")
+    if gateway is not None:
+        gateway.shutdown()

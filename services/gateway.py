@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.cookiejar
+import logging
+import threading
 import time
 import urllib.request
-from typing import Mapping
+from typing import Callable, Mapping
 
 import requests
 
@@ -15,15 +17,19 @@ from services.credentials import parse_tokens
 from services.dialects.anthropic_messages import AnthropicMessages
 from services.dialects.openai_responses import OpenAIResponses
 from services.metrics import MeteredPool, Metrics
-from services.pool import TokenPool
 from services.providers.openai_compatible import OpenAICompatible
 from services.providers.registry import Provider, Registry
 from services.relay import Relay
 from services.settings import Settings
 from services.store.memory import MemoryStore
+from services.store.state import SharedState
 from services.token_check import TokenChecker
 from services.tools.emulation import ToolEmulation
 from services.usage import TokenCounter
+
+log = logging.getLogger("freeseek")
+# Seconds before the platform's kill at which answers still running are cancelled upstream.
+SHUTDOWN_MARGIN = 4.0
 
 
 def http_session(settings: Settings) -> requests.Session:
@@ -40,30 +46,32 @@ def http_session(settings: Settings) -> requests.Session:
     return session
 
 
-def build_adapter(provider: Provider, http: requests.Session, settings: Settings):
+def build_adapter(provider: Provider, http: requests.Session, settings: Settings, state: SharedState):
     """The adapter object that speaks this provider's protocol, with tools emulated if it has none."""
     if provider.adapter == "deepseek-web":
         from services.providers.deepseek_web.adapter import WebChat
-        adapter = WebChat(provider, http, settings)
+        adapter = WebChat(provider, http, settings, state.conversations(provider.name))
     else:
         adapter = OpenAICompatible(provider, http, settings)
-    return ToolEmulation(adapter) if provider.tools == "emulated" else adapter
+    return ToolEmulation(adapter, state.recollection(provider.name)) if provider.tools == "emulated" else adapter
 
 
 class Gateway:
     """Builds and holds the services of one worker process."""
 
-    def __init__(self, settings: Settings, provider_overrides: Mapping[str, dict] | None = None):
+    def __init__(self, settings: Settings, provider_overrides: Mapping[str, dict] | None = None,
+                 state: SharedState | None = None):
         self.settings = settings
+        self.state = state or SharedState(settings)
         self.started_at = int(time.time())
         self.registry = Registry.load(settings.providers_file, provider_overrides)
         self.http = http_session(settings)
-        self.adapters = {name: build_adapter(self.registry.get(name), self.http, settings)
+        self.adapters = {name: build_adapter(self.registry.get(name), self.http, settings, self.state)
                          for name in self.registry.names()}
         if any(self.registry.get(name).adapter == "deepseek-web" for name in self.registry.names()):
             from services.providers.deepseek_web.pow import warm
             warm()  # before serving, in the worker's main greenlet (about 0.7 s and 100 MB of numba)
-        self.pool = TokenPool(limit_for=self._concurrency_limit)
+        self.pool = self.state.pool(self._concurrency_limit)
         self.counter = TokenCounter()
         self.server_tokens = parse_tokens(settings.tokens, self.registry) if settings.tokens else []
         self.metrics = Metrics(self.pool_view)
@@ -71,8 +79,41 @@ class Gateway:
         self.completions = Completions(settings, self.registry, self.relay, self.counter, self.metrics)
         # The dialects besides OpenAI Chat (whose body already is the internal call).
         self.anthropic = AnthropicMessages(settings.claude_model_map, self.counter)
-        self.responses = OpenAIResponses(MemoryStore(settings.response_store_seconds, settings.response_store_max))
+        stored = self.state.responses(settings.response_store_seconds) or MemoryStore(
+            settings.response_store_seconds, settings.response_store_max)
+        self.responses = OpenAIResponses(stored)
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
+
+    def watch_shutdown(self, alive: Callable[[], bool], grace: float) -> None:
+        """Once the worker stops taking requests, let open answers finish until shortly before the grace
+        period ends, then cancel the rest upstream, so the platform's kill finds no account leased."""
+        def drain() -> None:
+            while alive():
+                time.sleep(0.5)
+            log.info("shutting down: %d answers in flight get %g s to finish", len(self.relay.runs),
+                     max(0.0, grace - SHUTDOWN_MARGIN))
+            deadline = time.monotonic() + max(0.0, grace - SHUTDOWN_MARGIN)
+            while self.relay.runs and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.shutdown()
+        threading.Thread(target=drain, name="shutdown-drain", daemon=True).start()
+
+    def shutdown(self) -> None:
+        """Cancel answers still running (stop_stream for web ones), wait briefly for those calls, free leases."""
+        runs = list(self.relay.runs)
+        for run in runs:
+            run.cancel()
+        if runs:
+            log.info("shutting down: cancelled %d answers still in flight", len(runs))
+        deadline = time.monotonic() + SHUTDOWN_MARGIN / 2
+        while (self.relay.runs or self._stopping()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        release_all = getattr(self.pool, "release_all", None)
+        if release_all is not None:
+            release_all()
+
+    def _stopping(self) -> list:
+        return [t for adapter in self.adapters.values() for t in list(getattr(adapter, "stopping", ()))]
 
     def pool_view(self) -> list[dict]:
         """The health of the server-held tokens, for metrics."""

@@ -79,10 +79,12 @@ class Relay:
 
     def __init__(self, settings: Settings, pool: TokenPool, adapter_for: Callable[[str], object]):
         self.settings, self.pool, self.adapter_for = settings, pool, adapter_for
+        self.runs: set[RelayRun] = set()   # in flight, for a worker that shuts down
 
     def start(self, call: ChatCall, tokens: list[Token]) -> "RelayRun":
         """Begin working on a call in the background; read its events from the returned run."""
         run = RelayRun(self, call, tokens)
+        self.runs.add(run)
         threading.Thread(target=run._produce, name=f"relay-{call.id}", daemon=True).start()
         return run
 
@@ -179,6 +181,7 @@ class RelayRun:
             self._queue.put(_Failure(GatewayError("The gateway failed while handling this request.",
                                                   code="internal_error")))
         finally:
+            self.relay.runs.discard(self)
             self._queue.put(_END)
 
     def _try_tokens(self) -> None:

@@ -34,6 +34,10 @@ class Settings:
     # Idle upstream connections kept per host and worker; as many as a worker holds streams.
     http_pool_size: int = 10000
     log_level: str = "INFO"
+    # Shared state for several workers and instances (empty: one worker, state in memory), and how long an
+    # account lease lives unless its holder renews it (a killed worker frees its accounts after this).
+    redis_url: str = ""
+    redis_lease_seconds: float = 10.0
     # Origins whose pages may call the API from a browser ("*": any; credentials are Bearer tokens, never cookies).
     cors_origins: tuple[str, ...] = ("*",)
     # deepseek-web: answers at once per account, and session clean-up.
@@ -100,9 +104,11 @@ class Settings:
                 "comma-separated keys your clients will send as 'Authorization: Bearer <key>'."
             )
         for name in ("first_heartbeat", "heartbeat", "connect_timeout", "first_content_timeout",
-                     "idle_timeout", "total_timeout"):
+                     "idle_timeout", "total_timeout", "redis_lease_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env_name(name)} must be a positive number of seconds")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("FREESEEK_REDIS_URL must start with redis://, rediss:// or unix://")
         try:
             if not isinstance(self.web_completion_extra, dict):
                 raise ValueError

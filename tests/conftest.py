@@ -48,3 +48,19 @@ def make_app(fake, web):
 @pytest.fixture
 def client(make_app):
     return make_app().test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server for the whole run (skipped without the binary, failed under CI)."""
+    from tests.fakes.redis_server import RedisServer
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The test's Redis, emptied first."""
+    redis_server.flush()
+    return redis_server.url

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from services.errors import GatewayError
+
 
 class ResponseStore(Protocol):
     """Stored responses that `previous_response_id` continues: kept for a bounded time and count."""
@@ -13,3 +15,9 @@ class ResponseStore(Protocol):
 
     def get(self, key: str) -> dict | None:
         """The value kept under key, or None when it is unknown or expired."""
+
+
+class StoreUnavailable(GatewayError):
+    """The shared store (Redis) cannot be reached, so no account can be leased safely."""
+
+    status, type, code = 503, "api_error", "store_unavailable"

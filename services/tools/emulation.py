@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from typing import Iterator
 
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.events import Conversation, Finish, Text
+from services.store import ResponseStore
+from services.store.local import LocalValues
 from services.tools.history import plain_messages, with_block
 from services.tools.prompt import tool_block
 from services.tools.sieve import ToolSieve
@@ -19,51 +19,39 @@ TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "func
 
 
 class Recollection:
-    """What this worker remembers of emulated rounds: the text behind call ids, the tools of a session."""
+    """What the gateway remembers of emulated rounds: the text behind call ids, the tools of a session
+    (in this worker's memory by default, or in a store every worker shares)."""
 
-    def __init__(self, limit: int = 10000):
-        self._limit = limit
-        self._answers: OrderedDict[str, str] = OrderedDict()
-        self._sessions: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, answers: ResponseStore | None = None, sessions: ResponseStore | None = None):
+        self._answers = answers if answers is not None else LocalValues()
+        self._sessions = sessions if sessions is not None else LocalValues()
 
     def remember_answer(self, call_ids: list[str], text: str) -> None:
         """Record the text the model wrote for the calls that were parsed out of it."""
-        with self._lock:
-            for call_id in call_ids:
-                _put(self._answers, call_id, text, self._limit)
+        for call_id in call_ids:
+            self._answers.put(call_id, {"text": text})
 
     def recall(self, call_ids: list) -> str | None:
-        """The text behind an assistant turn's calls, if this worker parsed them."""
-        with self._lock:
-            texts = {self._answers.get(i) for i in call_ids}
+        """The text behind an assistant turn's calls, if the gateway parsed them."""
+        texts = {(self._answers.get(i) or {}).get("text") if isinstance(i, str) else None for i in call_ids}
         return texts.pop() if len(texts) == 1 else None
 
     def session_saw(self, session_id: str, digest: str) -> None:
         """Record that a web session's prompt holds the tool block with this digest."""
-        with self._lock:
-            _put(self._sessions, session_id, digest, self._limit)
+        self._sessions.put(session_id, {"digest": digest})
 
     def session_tools(self, session_id: str) -> str | None:
         """The digest of the tool block a session last saw."""
-        with self._lock:
-            return self._sessions.get(session_id)
-
-
-def _put(store: OrderedDict, key: str, value: str, limit: int) -> None:
-    store[key] = value
-    store.move_to_end(key)
-    while len(store) > limit:
-        store.popitem(last=False)
+        return (self._sessions.get(session_id) or {}).get("digest")
 
 
 class ToolEmulation:
     """Wraps the adapter of a provider without native tools; the adapter sees a plain prompt and yields
     plain text, from which the sieve recovers the calls."""
 
-    def __init__(self, inner):
+    def __init__(self, inner, memory: Recollection | None = None):
         self.inner = inner
-        self.memory = Recollection()
+        self.memory = memory or Recollection()
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

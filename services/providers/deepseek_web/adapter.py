@@ -68,13 +68,16 @@ class _Background:
 class WebChat:
     """Speaks the web chat protocol (docs/deepseek-web.md); every name of it lives in protocol.py."""
 
-    def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
+    def __init__(self, provider: Provider, http: requests.Session, settings: Settings,
+                 conversations: Conversations | None = None):
         self.provider, self.http, self.settings = provider, http, settings
         self.calls = WebCalls(provider, http, settings)
         self.fetcher = LinkFetcher(settings)
-        self.conversations = Conversations(settings.web_session_idle_seconds)
+        # In this worker's memory, or shared by every worker (services/store/redis_conversations.py).
+        self.conversations = conversations or Conversations(settings.web_session_idle_seconds)
         self._lock = threading.Lock()
         self._janitor: threading.Thread | None = None
+        self.stopping: set[threading.Thread] = set()   # stop_stream calls under way (a shutdown waits for them)
 
     # ---- planning ----------------------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class WebChat:
             # A new session with the whole history as one prompt (another account cannot continue a session).
             plan = Plan(flatten(call.messages))
         attachments = self.attachments(call, plan)
+        if getattr(self.conversations, "shared", False):
+            self._start_janitor()  # sessions of a worker that died are deleted by whichever is alive
         cancel = threading.Event()
         session = _Background(self._new_session, token) if plan.session_id is None else None
         uploads = _Background(upload_all, self.calls, token, attachments, call.model.reasoning,
@@ -197,7 +202,11 @@ class WebChat:
                 self.calls.call(token, "POST", p.STOP_STREAM, p.stop_stream_body(session_id, message_id))
             except Exception as exc:  # best effort: the stream is already closed on our side
                 log.info("stop_stream for %s failed: %s", token.ref, getattr(exc, "message", exc))
-        threading.Thread(target=stop, daemon=True).start()
+            finally:
+                self.stopping.discard(thread)
+        thread = threading.Thread(target=stop, daemon=True)
+        self.stopping.add(thread)
+        thread.start()
 
     def _start_janitor(self) -> None:
         """Run the deleter of idle sessions while any session is tracked."""

@@ -1,0 +1,110 @@
+"""Shared state on Redis: values with expiry, token health, and the connection every piece shares."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import urllib.parse
+from dataclasses import asdict
+from typing import Iterator
+
+import redis
+
+from services.credentials import Token
+from services.pool import Health
+from services.store import StoreUnavailable
+
+log = logging.getLogger("freeseek")
+
+# Health is kept this long past the end of a token's rest, so consecutive rate limits still lengthen the
+# cooldown, and then it expires on its own.
+HEALTH_MEMORY_SECONDS = 3600
+
+
+def connect(url: str) -> redis.Redis:
+    """A client whose every call fails within seconds when Redis is gone (a 503, never a hang)."""
+    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, retry_on_timeout=False,
+                                health_check_interval=30, decode_responses=True)
+
+
+@contextlib.contextmanager
+def required(what: str) -> Iterator[None]:
+    """Turn a Redis failure into a 503 that names what could not be done."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"The shared store (FREESEEK_REDIS_URL) cannot be reached, so {what}: "
+                               f"{type(exc).__name__}.", retry_after=5) from None
+
+
+@contextlib.contextmanager
+def best_effort(what: str) -> Iterator[None]:
+    """Log a Redis failure for something the answer does not depend on, and go on."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        log.warning("shared store: could not %s (%s)", what, type(exc).__name__)
+
+
+def token_fields(token: Token) -> dict:
+    """A token as stored, so another worker can use the account (Redis holds the secret: guard it)."""
+    return {"provider": token.provider, "secret": token.secret}
+
+
+def token_from(fields: dict) -> Token:
+    """The token stored by token_fields."""
+    return Token(fields["provider"], fields["secret"])
+
+
+class RedisValues:
+    """A ResponseStore on Redis: JSON values under `prefix`, each expiring `seconds` after it was written."""
+
+    def __init__(self, client: redis.Redis, prefix: str, seconds: float):
+        self.client, self.prefix, self.seconds = client, prefix, seconds
+
+    def put(self, key: str, value: dict) -> None:
+        """Keep value under key until it expires."""
+        with required("a value could not be kept"):
+            self.client.set(self.prefix + key, json.dumps(value, ensure_ascii=False), px=int(self.seconds * 1000))
+
+    def get(self, key: str) -> dict | None:
+        """The live value under key, or None."""
+        with required("a stored value could not be read"):
+            raw = self.client.get(self.prefix + key)
+        return json.loads(raw) if raw is not None else None
+
+
+class RedisResponses(RedisValues):
+    """Stored responses for `previous_response_id`, seen by every worker."""
+
+
+class RedisHealth:
+    """Token health seen by every worker (times are wall-clock seconds, the same on every host)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "freeseek:health:"):
+        self.client, self.prefix = client, prefix
+
+    def get(self, ref: str) -> Health:
+        """The token's health; healthy when unknown or when Redis cannot say (leasing then fails with a 503)."""
+        raw = None
+        with best_effort("read a token's health"):
+            raw = self.client.get(self.prefix + ref)
+        return Health(**json.loads(raw)) if raw else Health()
+
+    def put(self, ref: str, health: Health) -> None:
+        """Remember the token's health for every worker; a healthy token leaves no key."""
+        with best_effort("record a token's health"):
+            if health.state == "ok" and not health.strikes:
+                self.client.delete(self.prefix + ref)
+                return
+            keep = max(1, int(health.unusable_until - time.time()) + HEALTH_MEMORY_SECONDS)
+            self.client.set(self.prefix + ref, json.dumps(asdict(health)), ex=keep)
+
+
+def describe(url: str) -> str:
+    """The Redis URL without its password, for a log line."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"{parts.scheme}://{host}:{parts.port or 6379}{parts.path or ''}"

@@ -1,0 +1,110 @@
+"""The conversation map and the sessions to clean up, on Redis: any worker continues, one deletes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+
+from services.credentials import Token
+from services.providers.deepseek_web.conversations import Session, Turn, fingerprint
+from services.store.redis import best_effort, required, token_fields, token_from
+
+# Take the idle sessions due by now: whoever removes one from the schedule is the one who deletes it.
+_POP_IDLE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+local out = {}
+for _, id in ipairs(due) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    local owner = redis.call('HGET', ARGV[2] .. id, 'token')
+    redis.call('DEL', ARGV[2] .. id)
+    if owner then table.insert(out, id); table.insert(out, owner) end
+  end
+end
+return out
+"""
+# Busy sessions are scheduled no earlier than this after their last use: a worker killed mid-answer never
+# releases its session, which must still be deleted some day.
+BUSY_BOUND_SECONDS = 3600.0
+
+
+class RedisConversations:
+    """What Conversations remembers, kept in Redis (times are wall-clock, the same on every host)."""
+
+    shared = True   # every worker runs the janitor: a session outlives the worker that made it
+
+    def __init__(self, client: redis.Redis, idle_seconds: float, prefix: str = "freeseek:web:"):
+        self.client, self.idle_seconds, self.prefix = client, idle_seconds, prefix
+        self._pop_idle = client.register_script(_POP_IDLE)
+        self._schedule = prefix + "idle"
+        # A turn outlives its session by nothing: match() checks the session, expiry only collects garbage.
+        self._turn_seconds = int(idle_seconds + BUSY_BOUND_SECONDS)
+
+    def remember(self, messages: list[dict], answer: str, turn: Turn) -> None:
+        """Record that this conversation, with this answer appended, ended at `turn`."""
+        key = fingerprint(messages + [{"role": "assistant", "content": answer}])
+        value = {"session": turn.session_id, "message": turn.message_id, "token": token_fields(turn.token)}
+        with best_effort("remember a conversation"):
+            self.client.set(self.prefix + "turn:" + key, json.dumps(value), ex=self._turn_seconds)
+
+    def match(self, messages: list[dict]) -> Turn | None:
+        """The turn whose conversation equals this request's history (all but its last user message)."""
+        if len(messages) < 3 or messages[-1].get("role") != "user":
+            return None
+        with required("a resent conversation could not be looked up"):
+            raw = self.client.get(self.prefix + "turn:" + fingerprint(messages[:-1]))
+            if raw is None:
+                return None
+            value = json.loads(raw)
+            if not self.client.exists(self._session_key(value["session"])):
+                return None
+        return Turn(value["session"], value["message"], token_from(value["token"]))
+
+    def owner(self, session_id: str) -> Token | None:
+        """The token whose account holds a session the gateway created."""
+        with required("the owner of a conversation could not be looked up"):
+            raw = self.client.hget(self._session_key(session_id), "token")
+        return token_from(json.loads(raw)) if raw else None
+
+    def created(self, session_id: str, token: Token) -> None:
+        """Track a session the gateway created (and must delete once idle)."""
+        with required("a new session could not be recorded"):
+            pipe = self.client.pipeline()
+            pipe.hset(self._session_key(session_id), mapping={"token": json.dumps(token_fields(token)), "busy": 0})
+            pipe.zadd(self._schedule, {session_id: time.time() + self.idle_seconds})
+            pipe.execute()
+
+    def acquire(self, session_id: str) -> None:
+        """Mark a session in use, so it is not deleted under a running answer."""
+        with best_effort("mark a session busy"):
+            if self.client.hincrby(self._session_key(session_id), "busy", 1) > 0:
+                self.client.zadd(self._schedule, {session_id: time.time() + BUSY_BOUND_SECONDS}, xx=True)
+
+    def release(self, session_id: str) -> None:
+        """Mark a session no longer in use; its idle time starts now."""
+        with best_effort("mark a session idle"):
+            key = self._session_key(session_id)
+            if not self.client.exists(key):
+                return
+            if self.client.hincrby(key, "busy", -1) <= 0:
+                self.client.hset(key, "busy", 0)
+                self.client.zadd(self._schedule, {session_id: time.time() + self.idle_seconds}, xx=True)
+
+    def pop_idle(self) -> list[Session]:
+        """Forget and return the sessions idle for longer than the idle time, each to exactly one caller."""
+        found: list = []
+        with best_effort("collect idle sessions"):
+            found = self._pop_idle(keys=[self._schedule], args=[time.time(), self.prefix + "session:"])
+        return [Session(found[i], token_from(json.loads(found[i + 1])), 0.0) for i in range(0, len(found), 2)]
+
+    def tracked(self) -> int:
+        """How many sessions are tracked by every worker (at least 1 while Redis cannot say, so the
+        janitor keeps going)."""
+        count = 1
+        with best_effort("count tracked sessions"):
+            count = int(self.client.zcard(self._schedule))
+        return count
+
+    def _session_key(self, session_id: str) -> str:
+        return self.prefix + "session:" + session_id

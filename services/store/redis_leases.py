@@ -1,0 +1,159 @@
+"""Per-account leases on Redis that expire unless renewed, and a first-come queue across processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+
+import redis
+
+from services.store.redis import best_effort, required
+
+log = logging.getLogger("freeseek")
+
+# One atomic step for a waiter: drop expired leases and dead waiters, then take a slot on the least busy
+# token whose earliest live waiter is not ahead of us; otherwise join each token's queue by ticket.
+# After Redis lost its data (a restart), no slot is granted for one lease time, so holders that still
+# stream can reassert their leases first: never two answers on one account.
+_ACQUIRE = """
+local now, ttl, me, ticket = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local lease, alive_ttl, alive = ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local n = (#KEYS - 1) / 2
+local boot = redis.call('GET', KEYS[#KEYS])
+if not boot then redis.call('SET', KEYS[#KEYS], now); boot = now end
+local ready = now >= tonumber(boot) + ttl or tonumber(boot) == 0
+local best, best_count = nil, nil
+for i = 1, n do
+  local leases, waits, limit = KEYS[2*i-1], KEYS[2*i], tonumber(ARGV[7+i])
+  redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
+  local count = redis.call('ZCARD', leases)
+  if limit == 0 or count < limit then
+    local first = true
+    while true do
+      local head = redis.call('ZRANGE', waits, 0, 0, 'WITHSCORES')
+      if #head == 0 or head[1] == me or tonumber(head[2]) > ticket then break end
+      if redis.call('EXISTS', alive .. head[1]) == 1 then first = false; break end
+      redis.call('ZREM', waits, head[1])
+    end
+    if first and ready and (best == nil or count < best_count) then best, best_count = i, count end
+  end
+end
+if best then
+  redis.call('ZADD', KEYS[2*best-1], now + ttl, lease)
+  redis.call('PEXPIRE', KEYS[2*best-1], ttl * 2)
+  for i = 1, n do redis.call('ZREM', KEYS[2*i], me) end
+  redis.call('DEL', alive .. me)
+  return best
+end
+for i = 1, n do
+  redis.call('ZADD', KEYS[2*i], 'NX', ticket, me)
+  redis.call('PEXPIRE', KEYS[2*i], alive_ttl * 10)
+end
+redis.call('SET', alive .. me, 1, 'PX', alive_ttl)
+return 0
+"""
+
+
+class RedisLeases:
+    """Slots on accounts shared by every process; this process renews the ones it holds while they stream."""
+
+    POLL_SECONDS = 0.05       # a waiter asks again this often (bounded by its deadline, never a hang)
+    WAITER_SECONDS = 2.0      # a waiter that stopped asking (a killed worker) leaves the queue after this
+
+    def __init__(self, client: redis.Redis, lease_seconds: float, prefix: str = "freeseek:"):
+        self.client, self.prefix = client, prefix
+        self.ttl_ms = int(lease_seconds * 1000)
+        self._acquire = client.register_script(_ACQUIRE)
+        self._held: dict[str, str] = {}        # lease id -> leases key, renewed while held
+        self._lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        with best_effort("mark the store ready"):
+            # A store that starts empty is ready at once; one that loses its data later waits a lease time.
+            client.set(prefix + "leases-ready", 0, nx=True)
+
+    def ticket(self) -> int:
+        """A place in the queue shared by every process."""
+        with required("no place in the queue could be given"):
+            return int(self.client.incr(self.prefix + "tickets"))
+
+    def try_acquire(self, refs: list[str], limits: list[int], waiter: str, ticket: int) -> tuple[int, str] | None:
+        """Take a slot on one of the tokens (index and lease id), or queue the waiter and return None."""
+        keys = [k for ref in refs for k in (self._leases_key(ref), self.prefix + "waits:" + ref)]
+        keys.append(self.prefix + "leases-ready")
+        lease = f"{self._owner}:{uuid.uuid4().hex[:12]}"
+        with required("no account could be leased"):
+            index = self._acquire(keys=keys, args=[self._now_ms(), self.ttl_ms, waiter, ticket, lease,
+                                                   int(self.WAITER_SECONDS * 1000), self.prefix + "alive:",
+                                                   *limits])
+        if not index:
+            return None
+        with self._lock:
+            self._held[lease] = keys[2 * (index - 1)]
+        self._start_renewer()
+        return index - 1, lease
+
+    def leave_queue(self, refs: list[str], waiter: str) -> None:
+        """Stop waiting (leased elsewhere, timed out, or cancelled)."""
+        with best_effort("leave the queue"):
+            pipe = self.client.pipeline(transaction=False)
+            for ref in refs:
+                pipe.zrem(self.prefix + "waits:" + ref, waiter)
+            pipe.delete(self.prefix + "alive:" + waiter)
+            pipe.execute()
+
+    def release(self, lease: str) -> None:
+        """Give the slot back (if Redis cannot be told, the lease expires by itself)."""
+        # Under the lock: a renewal running at the same time must not put the released lease back.
+        with self._lock:
+            key = self._held.pop(lease, None)
+            if key is not None:
+                with best_effort("release a lease"):
+                    self.client.zrem(key, lease)
+
+    def release_all(self) -> None:
+        """Give back every slot this process holds (a worker shutting down)."""
+        for lease in list(self._held):
+            self.release(lease)
+
+    def in_flight(self, ref: str) -> int:
+        """Live leases on the token, across every process."""
+        count = 0
+        with best_effort("count leases"):
+            count = int(self.client.zcount(self._leases_key(ref), f"({self._now_ms()}", "+inf"))
+        return count
+
+    def _leases_key(self, ref: str) -> str:
+        return self.prefix + "leases:" + ref
+
+    def _now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    def _start_renewer(self) -> None:
+        with self._lock:
+            if self._renewer is None or not self._renewer.is_alive():
+                self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)
+                self._renewer.start()
+
+    def _renew(self) -> None:
+        """Push the expiry of held leases forward while any is held; re-add those a restarted Redis lost."""
+        while True:
+            time.sleep(self.ttl_ms / 3000)
+            with self._lock:
+                held = dict(self._held)
+            if not held:
+                with self._lock:
+                    if not self._held:
+                        self._renewer = None
+                        return
+                continue
+            with self._lock, best_effort("renew leases"):
+                pipe = self.client.pipeline(transaction=False)
+                expiry = self._now_ms() + self.ttl_ms
+                for lease, key in self._held.items():
+                    pipe.zadd(key, {lease: expiry})
+                    pipe.pexpire(key, self.ttl_ms * 2)
+                pipe.execute()

@@ -1,0 +1,74 @@
+"""Choose where shared state lives, once per worker: this worker's memory, or Redis for many workers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from services.credentials import Token
+from services.pool import MemoryHealthStore, TokenPool
+from services.providers.deepseek_web.conversations import Conversations
+from services.settings import Settings
+from services.tools.emulation import Recollection
+
+log = logging.getLogger("freeseek")
+
+
+@dataclass
+class SharedState:
+    """Builds each piece of state on the chosen backend."""
+
+    settings: Settings
+    client: object = None        # a redis.Redis when FREESEEK_REDIS_URL is set
+
+    @property
+    def shared(self) -> bool:
+        """Whether several workers and instances share this state."""
+        return self.client is not None
+
+    def pool(self, limit_for: Callable[[Token], int]) -> TokenPool:
+        """The token pool: in-process queue and health, or leases, queue and health in Redis."""
+        if not self.shared:
+            return TokenPool(limit_for=limit_for, store=MemoryHealthStore())
+        from services.shared_pool import SharedTokenPool
+        from services.store.redis import RedisHealth
+        from services.store.redis_leases import RedisLeases
+        return SharedTokenPool(limit_for, RedisHealth(self.client),
+                               RedisLeases(self.client, self.settings.redis_lease_seconds))
+
+    def conversations(self, provider: str):
+        """The web chat's conversation map and sessions to clean up, for one provider."""
+        if not self.shared:
+            return Conversations(self.settings.web_session_idle_seconds)
+        from services.store.redis_conversations import RedisConversations
+        return RedisConversations(self.client, self.settings.web_session_idle_seconds,
+                                  prefix=f"freeseek:{provider}:")
+
+    def recollection(self, provider: str) -> Recollection:
+        """What tool emulation remembers between rounds, for one provider."""
+        if not self.shared:
+            return Recollection()
+        from services.store.redis import RedisValues
+        prefix = f"freeseek:{provider}:tools:"
+        seconds = self.settings.web_session_idle_seconds + 3600
+        return Recollection(RedisValues(self.client, prefix + "answer:", seconds),
+                            RedisValues(self.client, prefix + "session:", seconds))
+
+    def responses(self, seconds: float):
+        """Stored responses for `previous_response_id` on Redis (None: the caller keeps its memory store)."""
+        if not self.shared:
+            return None
+        from services.store.redis import RedisResponses
+        return RedisResponses(self.client, "freeseek:responses:", seconds)
+
+
+def open_state(settings: Settings) -> SharedState:
+    """The state backend the settings ask for, with a log line saying which."""
+    if not settings.redis_url:
+        log.info("shared state in memory: one worker (set FREESEEK_REDIS_URL to run several workers or instances)")
+        return SharedState(settings)
+    from services.store.redis import connect, describe
+    client = connect(settings.redis_url)
+    log.info("shared state on Redis at %s: workers and instances act as one gateway", describe(settings.redis_url))
+    return SharedState(settings, client)
