@@ -81,7 +81,7 @@ def retry_after(headers, text: str) -> float | None:
 
 
 def classify_status(provider: str, token: Token, status: int, body: bytes | str, headers=None) -> GatewayError:
-    """Map an upstream HTTP failure to an error, per the status classes of specs/providers.md."""
+    """Map an upstream HTTP failure to an error by its status class (the README's failover rules)."""
     text = upstream_message(body)
     who = f"{provider} rejected token {token.ref}"
     quota = any(word in text.lower() for word in _QUOTA_WORDS)
