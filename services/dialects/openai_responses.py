@@ -34,9 +34,10 @@ class ResponsesRenderer(Renderer):
 
     dialect = "openai_responses"
 
-    def __init__(self, call: ChatCall, body: dict, conversation: list[dict], store: ResponseStore | None):
+    def __init__(self, call: ChatCall, body: dict, transcript: list[dict], store: ResponseStore | None):
         super().__init__(call)
-        self.body, self.conversation, self.store = body, conversation, store
+        # The messages a continuation replays; not `conversation`, which is the provider's (base.Renderer).
+        self.body, self.transcript, self.store = body, transcript, store
         self.created_at = int(time.time())
         self._sequence = 0
         self._started = False
@@ -86,7 +87,7 @@ class ResponsesRenderer(Renderer):
         turn: dict = {"role": "assistant", "content": self.text or (None if self.tool_calls else "")}
         if self.tool_calls:
             turn["tool_calls"] = self.calls()
-        self.store.put(self.call.id, {"messages": self.conversation + [turn]})
+        self.store.put(self.call.id, {"messages": self.transcript + [turn]})
 
     @staticmethod
     def _reasoning_item(item_id: str, text: str) -> dict:
@@ -235,5 +236,5 @@ class OpenAIResponses:
                                "for FREESEEK_RESPONSE_STORE_SECONDS).", param="previous_response_id",
                                code="previous_response_not_found")
             history = copy.deepcopy(stored["messages"])
-        call, conversation = to_call(body, history)
-        return call, ResponsesRenderer(call, body, conversation, self.store)
+        call, transcript = to_call(body, history)
+        return call, ResponsesRenderer(call, body, transcript, self.store)

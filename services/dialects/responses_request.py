@@ -38,12 +38,12 @@ def input_messages(body: dict) -> list[dict]:
 
 
 def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
-    """Build the internal call and the conversation to store (the call without its `instructions`)."""
-    conversation = history + input_messages(body)
-    if not any(m["role"] in ("user", "tool") for m in conversation):
+    """Build the internal call and the transcript to store (the call without its `instructions`)."""
+    transcript = history + input_messages(body)
+    if not any(m["role"] in ("user", "tool") for m in transcript):
         raise BadRequest("Invalid 'input': it holds no user message.", param="input")
     instructions = body.get("instructions")
-    messages = ([{"role": "system", "content": instructions}] if instructions else []) + conversation
+    messages = ([{"role": "system", "content": instructions}] if instructions else []) + transcript
     chat: dict = {"model": body["model"], "messages": messages, "stream": bool(body.get("stream"))}
     for ours, theirs in (("max_tokens", "max_output_tokens"), ("temperature", "temperature"), ("top_p", "top_p"),
                          ("parallel_tool_calls", "parallel_tool_calls")):
@@ -59,7 +59,7 @@ def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
         chat["response_format"] = {"type": "json_object"}
     call = ChatCall.from_body(chat)
     call.id = "resp_" + uuid.uuid4().hex
-    return call, conversation
+    return call, transcript
 
 
 def function_tools(tools: list) -> list[dict]:
