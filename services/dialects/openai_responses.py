@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 import uuid
 
@@ -13,6 +14,8 @@ from services.dialects.responses_request import to_call
 from services.errors import GatewayError, NotFound
 from services.events import Text, ToolCallDelta, Usage
 from services.store import ResponseStore
+
+log = logging.getLogger("freeseek")
 
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -143,9 +146,17 @@ class ResponsesRenderer(Renderer):
         return out + self._event(f"response.{status}", response=self.response(status, self._items, usage))
 
     def stream_error(self, error: GatewayError) -> bytes:
-        """An `error` event, then `response.failed`."""
-        return (self._start() + self._event("error", code=error.code, message=error.message, param=error.param) +
-                self._event("response.failed", response=self.response("failed", self._items, error=error)))
+        """An `error` event, then `response.failed` (a bare one if the full response cannot be built)."""
+        try:
+            return (self._start() + self._event("error", code=error.code, message=error.message,
+                                                 param=error.param) +
+                    self._event("response.failed", response=self.response("failed", self._items, error=error)))
+        except Exception:  # a bug of ours must not leave the client a stream without its terminal event
+            log.exception("request %s: the failed response could not be built", self.call.id)
+            failed = {"id": self.call.id, "object": "response", "created_at": self.created_at, "status": "failed",
+                      "output": [], "error": {"code": error.code or "server_error", "message": error.message}}
+            return (self._event("error", code=error.code, message=error.message, param=error.param) +
+                    self._event("response.failed", response=failed))
 
     def _delta(self, kind: str, text: str) -> bytes:
         out = b""

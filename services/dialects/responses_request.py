@@ -62,20 +62,26 @@ def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
     return call, transcript
 
 
-def function_tools(tools: list) -> list[dict]:
+def function_tools(tools: list, where: str = "tools") -> list[dict]:
     """Function tools in OpenAI's chat form; namespaces flattened; built-in tools (web search...) not ours."""
     out = []
     for i, tool in enumerate(tools):
+        at = f"{where}[{i}]"
+        if not isinstance(tool, dict):
+            raise BadRequest(f"Invalid '{at}': a tool must be an object.", param=at)
         kind = tool.get("type")
         if kind == "namespace":
-            out += function_tools(tool.get("tools") or [])
+            inner = tool.get("tools")
+            if inner is not None and not isinstance(inner, list):
+                raise BadRequest(f"Invalid '{at}.tools': must be an array of tools.", param=f"{at}.tools")
+            out += function_tools(inner or [], f"{at}.tools")
         elif kind == "function":
             if not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise BadRequest(f"Invalid 'tools[{i}]': a function tool needs a 'name'.", param=f"tools[{i}]")
+                raise BadRequest(f"Invalid '{at}': a function tool needs a 'name'.", param=at)
             parameters = tool.get("parameters")
             if parameters is not None and not isinstance(parameters, dict):
-                raise BadRequest(f"Invalid 'tools[{i}].parameters': must be a JSON Schema object.",
-                                 param=f"tools[{i}].parameters")
+                raise BadRequest(f"Invalid '{at}.parameters': must be a JSON Schema object.",
+                                 param=f"{at}.parameters")
             out.append({"type": "function", "function": {"name": tool["name"],
                                                          "description": tool.get("description") or "",
                                                          "parameters": parameters or {"type": "object",

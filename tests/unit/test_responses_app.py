@@ -34,3 +34,26 @@ def test_a_web_token_answers_with_the_default_store(client, web, stream):
     assert final["output"][-1]["content"][0]["text"] == "echo: hi"
     follow = respond(client, "resp-web-store", input="again", previous_response_id=final["id"])
     assert follow.status_code == 200 and follow.json["status"] == "completed"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("field", [{"reasoning": "high"}, {"text": "plain"}, {"text": {"format": "json_object"}},
+                                   {"tools": [{"type": "namespace", "tools": "abc"}]},
+                                   {"tools": [{"type": "namespace", "tools": ["abc"]}]}, {"tools": ["abc"]},
+                                   {"tool_choice": 5}, {"metadata": [1]}])
+def test_odd_field_types_are_openai_400s(client, field, stream):
+    response = respond(client, "sk-resp-odd", stream=stream, **field)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"]["type"] == "invalid_request_error" and response.json["error"]["param"]
+
+
+def test_a_failure_while_rendering_the_failure_still_ends_the_stream(make_app, fake, monkeypatch):
+    from services.dialects.openai_responses import ResponsesRenderer
+
+    def broken(self, *args, **kwargs):
+        raise KeyError("boom")
+    monkeypatch.setattr(ResponsesRenderer, "response", broken)
+    response = respond(make_app().test_client(), fake.script("sk-resp-broken"), stream=True)
+    events = named_events(response)
+    assert [name for name, _ in events[-2:]] == ["error", "response.failed"]
+    assert events[-1][1]["response"]["status"] == "failed"
