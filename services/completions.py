@@ -92,7 +92,8 @@ class Completions:
                 if item is HEARTBEAT:
                     # The answer is slow: commit to 200 and keep the connection busy with whitespace.
                     return Reply(200, self._send(run, renderer, self._late_json(run, renderer, events),
-                                                 lambda error: dumps(renderer.error_body(error))))
+                                                 lambda error: dumps(renderer.late_error(
+                                                     error, self._usage(run, renderer)))))
                 renderer.record(item)
             reply = dumps(renderer.whole(self._usage(run, renderer)))
             run.stats.ttfb = time.monotonic() - run.started

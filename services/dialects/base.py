@@ -91,3 +91,9 @@ class Renderer:
     def error_body(error: GatewayError) -> dict:
         """The dialect's error object (OpenAI's by default)."""
         return error.body()
+
+    def late_error(self, error: GatewayError, usage: Usage) -> dict:
+        """The non-stream body of an answer that failed after its 200 was committed (the error object by default)."""
+        # The SDKs of Chat and Messages parse a 200 as their answer object whatever it holds, so the error
+        # object leaves `choices`/`content` empty and its `error` readable: the best a 200 can say.
+        return self.error_body(error)

@@ -75,14 +75,21 @@ class ResponsesRenderer(Renderer):
 
     def whole(self, usage: Usage) -> dict:
         """The answer as one `response` object (stored for `previous_response_id` unless `store` is false)."""
+        self._save()
+        return self.response(self.status(), self._whole_output("completed"), usage)
+
+    def late_error(self, error: GatewayError, usage: Usage) -> dict:
+        """A `failed` response with its error and what was said before it: what a slow answer that failed sends."""
+        return self.response("failed", self._whole_output("incomplete"), usage, error)
+
+    def _whole_output(self, status: str) -> list[dict]:
+        """The output items of the whole answer: reasoning, the message, then the calls."""
         output = []
         if self.reasoning:
             output.append(self._reasoning_item(_id("rs_"), self.reasoning_text))
         if self.content or not self.tool_calls:
-            output.append(self._message_item(_id("msg_"), self.text, "completed"))
-        output += [self._call_item(_id("fc_"), call, "completed") for call in self.calls()]
-        self._save()
-        return self.response(self.status(), output, usage)
+            output.append(self._message_item(_id("msg_"), self.text, status))
+        return output + [self._call_item(_id("fc_"), call, status) for call in self.calls()]
 
     def _save(self) -> None:
         if self.store is None or self.body.get("store") is False:

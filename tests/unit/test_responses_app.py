@@ -57,3 +57,12 @@ def test_a_failure_while_rendering_the_failure_still_ends_the_stream(make_app, f
     events = named_events(response)
     assert [name for name, _ in events[-2:]] == ["error", "response.failed"]
     assert events[-1][1]["response"]["status"] == "failed"
+
+
+def test_a_slow_answer_that_fails_is_a_failed_response(client, fake):
+    key = fake.script("sk-resp-late", keepalives=6, pace=0.3, mid_stream_error=True)
+    response = respond(client, key)
+    assert response.status_code == 200   # committed by the leading whitespace before the failure
+    body = json.loads(response.get_data())
+    assert body["object"] == "response" and body["status"] == "failed"
+    assert body["error"]["message"] and body["output"][0]["content"][0]["text"]
