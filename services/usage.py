@@ -42,9 +42,13 @@ class TokenCounter:
             return run_blocking(_count_releasing_the_gil, text)
         return _count_now(text)
 
+    def prompt(self, messages: list[dict]) -> int:
+        """The tokens of the flattened prompt."""
+        return self.count(flatten(messages))
+
     def usage(self, messages: list[dict], content: str, reasoning: str) -> Usage:
         """Usage of one exchange: the flattened prompt, and the answer with its reasoning."""
         reasoning_tokens = self.count(reasoning)
-        return Usage(prompt_tokens=self.count(flatten(messages)),
+        return Usage(prompt_tokens=self.prompt(messages),
                      completion_tokens=self.count(content) + reasoning_tokens,
                      reasoning_tokens=reasoning_tokens if reasoning else None)

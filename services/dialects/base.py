@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from services.chat_call import ChatCall
 from services.errors import GatewayError
 from services.events import Conversation, Finish, Text, ToolCallDelta, Usage
@@ -44,6 +46,13 @@ class Renderer:
     def calls(self) -> list[dict]:
         """The tool calls in the order the model made them."""
         return [self.tool_calls[i] for i in sorted(self.tool_calls)]
+
+    def call_complete(self, index: int) -> bool:
+        """Tell whether a call's arguments so far are a whole JSON object (no piece can follow one)."""
+        try:
+            return isinstance(json.loads(self.tool_calls[index]["function"]["arguments"]), dict)
+        except ValueError:
+            return False
 
     def record(self, event) -> None:
         """Take one internal event into the answer."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 import uuid
@@ -13,6 +12,7 @@ from services.dialects.base import Renderer
 from services.dialects.responses_request import to_call
 from services.errors import GatewayError, NotFound
 from services.events import Text, ToolCallDelta, Usage
+from services.sse import data_event
 from services.store import ResponseStore
 
 log = logging.getLogger("freeseek")
@@ -47,6 +47,7 @@ class ResponsesRenderer(Renderer):
         self._items: list[dict] = []            # the output items streamed so far
         self._open: int | None = None           # output index of the item receiving deltas
         self._call_items: dict[int, int] = {}   # tool call index -> output index
+        self._waiting: list[int] = []           # calls begun while another's item was open: sent whole later
 
     # ---- the response object -----------------------------------------------------------------------------
 
@@ -116,10 +117,10 @@ class ResponsesRenderer(Renderer):
     # ---- stream ------------------------------------------------------------------------------------------
 
     def _event(self, event_type: str, **fields) -> bytes:
+        """One Responses event, numbered in the order it is sent."""
         data = {"type": event_type, "sequence_number": self._sequence, **fields}
         self._sequence += 1
-        return (f"event: {event_type}\ndata: ".encode() + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-                .encode() + b"\n\n")
+        return data_event(data, event_type)
 
     def _start(self) -> bytes:
         if self._started:
@@ -147,7 +148,7 @@ class ResponsesRenderer(Renderer):
 
     def stream_end(self, usage: Usage) -> bytes:
         """Close the open item, then `response.completed` (or `response.incomplete`) with the whole response."""
-        out = self._start() + self._close()
+        out = self._start() + self._flush()
         status = self.status()
         self._save()
         return out + self._event(f"response.{status}", response=self.response(status, self._items, usage))
@@ -157,7 +158,7 @@ class ResponsesRenderer(Renderer):
         try:
             return (self._start() + self._event("error", code=error.code, message=error.message,
                                                  param=error.param) +
-                    self._event("response.failed", response=self.response("failed", self._items, error=error)))
+                    self._event("response.failed", response=self.response("failed", self._settled(), error=error)))
         except Exception:  # a bug of ours must not leave the client a stream without its terminal event
             log.exception("request %s: the failed response could not be built", self.call.id)
             failed = {"id": self.call.id, "object": "response", "created_at": self.created_at, "status": "failed",
@@ -165,17 +166,31 @@ class ResponsesRenderer(Renderer):
             return (self._event("error", code=error.code, message=error.message, param=error.param) +
                     self._event("response.failed", response=failed))
 
+    def _settled(self) -> list[dict]:
+        """The output so far in its final form, for a response that failed: the open item and waiting calls too."""
+        items = []
+        for item in self._items:
+            if item["type"] == "reasoning" and "_text" in item:
+                item = self._reasoning_item(item["id"], item["_text"])
+            elif item["type"] == "message" and "_text" in item:
+                item = self._message_item(item["id"], item["_text"], "incomplete")
+            elif item["type"] == "function_call" and item["status"] == "in_progress":
+                item = {**item, "status": "incomplete"}
+            items.append(item)
+        return items + [self._call_item(_id("fc_"), self.tool_calls[i], "incomplete") for i in self._waiting]
+
     def _delta(self, kind: str, text: str) -> bytes:
+        """Send text to the open reasoning or message item, opening one when the kind changes."""
         out = b""
         if self._open is None or self._items[self._open]["type"] != kind:
-            out += self._close()
+            out += self._flush()
             self._open = len(self._items)
             if kind == "reasoning":
                 item = {"type": "reasoning", "id": _id("rs_"), "summary": []}
                 out += self._event("response.output_item.added", output_index=self._open, item=item)
                 out += self._event("response.reasoning_summary_part.added", item_id=item["id"],
                                    output_index=self._open, summary_index=0, part={"type": "summary_text", "text": ""})
-                item["_text"] = ""
+                item = {**item, "_text": ""}
             else:
                 item = self._message_item(_id("msg_"), None, "in_progress")
                 out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
@@ -192,20 +207,48 @@ class ResponsesRenderer(Renderer):
                                  content_index=0, delta=text, logprobs=[])
 
     def _call_piece(self, event: ToolCallDelta) -> bytes:
-        out = b""
-        if event.starts_call or event.index not in self._call_items:
-            out += self._close()
-            self._open = self._call_items[event.index] = len(self._items)
-            item = self._call_item(_id("fc_"), self.tool_calls[event.index], "in_progress")
-            item["arguments"] = ""
-            self._items.append(item)
-            out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
-        index = self._call_items[event.index]
-        item = self._items[index]
-        if event.arguments:
-            item["arguments"] += event.arguments
-            out += self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
-                               delta=event.arguments)
+        """Stream a piece of a call into its open item, or hold it while another call's item is open."""
+        # Upstreams may interleave parallel calls (0 starts, 1 starts, 0's arguments, 1's): one item at a time
+        # is open, so a call begun while another is incomplete waits, whole in `tool_calls`, for its turn.
+        index, out = event.index, b""
+        if index in self._call_items:
+            if self._open == self._call_items[index] and event.arguments:
+                out += self._arguments_delta(event.arguments)
+        elif index not in self._waiting:
+            if self._open_call() is not None and not self.call_complete(self._open_call()):
+                self._waiting.append(index)
+            else:
+                out += self._open_item_of(index)
+        while self._waiting and self._open_call() is not None and self.call_complete(self._open_call()):
+            out += self._open_item_of(self._waiting.pop(0))
+        return out
+
+    def _open_call(self) -> int | None:
+        """The call whose item is open, if one is."""
+        return next((i for i, item in self._call_items.items() if item == self._open), None)
+
+    def _open_item_of(self, index: int) -> bytes:
+        """Open a call's `function_call` item with the arguments it has so far."""
+        out = self._close()
+        self._open = self._call_items[index] = len(self._items)
+        item = {**self._call_item(_id("fc_"), self.tool_calls[index], "in_progress"), "arguments": ""}
+        self._items.append(item)
+        out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
+        arguments = self.tool_calls[index]["function"]["arguments"]
+        return out + (self._arguments_delta(arguments) if arguments else b"")
+
+    def _arguments_delta(self, text: str) -> bytes:
+        """A piece of the open call's arguments."""
+        item = self._items[self._open]
+        item["arguments"] += text
+        return self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=self._open,
+                           delta=text)
+
+    def _flush(self) -> bytes:
+        """Close the open item, then send each waiting call as a whole item, in order."""
+        out = self._close()
+        while self._waiting:
+            out += self._open_item_of(self._waiting.pop(0)) + self._close()
         return out
 
     def _close(self) -> bytes:
@@ -215,7 +258,7 @@ class ResponsesRenderer(Renderer):
         index, item = self._open, self._items[self._open]
         self._open = None
         if item["type"] == "reasoning":
-            text = item.pop("_text")
+            text = item["_text"]
             part = {"type": "summary_text", "text": text}
             self._items[index] = self._reasoning_item(item["id"], text)
             return (self._event("response.reasoning_summary_text.done", item_id=item["id"], output_index=index,
@@ -224,7 +267,7 @@ class ResponsesRenderer(Renderer):
                                 summary_index=0, part=part) +
                     self._event("response.output_item.done", output_index=index, item=self._items[index]))
         if item["type"] == "message":
-            text = item.pop("_text")
+            text = item["_text"]
             self._items[index] = final = self._message_item(item["id"], text, "completed")
             return (self._event("response.output_text.done", item_id=item["id"], output_index=index,
                                 content_index=0, text=text, logprobs=[]) +

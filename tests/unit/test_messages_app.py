@@ -26,3 +26,40 @@ def test_a_slow_chat_answer_that_fails_is_openais_error_object(client, fake):
     response = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
                            json={"model": "deepseek-chat", "messages": HELLO})
     assert response.status_code == 200 and json.loads(response.get_data())["error"]["message"]
+
+# Two parallel calls whose pieces interleave, as some upstreams send them.
+INTERLEAVED = [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": ""}},
+               {"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": ""}},
+               {"index": 0, "function": {"arguments": '{"city": "Paris"}'}},
+               {"index": 1, "function": {"arguments": '{"zone": "CET"}'}}]
+
+
+def blocks_of(events: list[tuple[str, dict]]) -> list[dict]:
+    """Rebuild the content blocks as a strict client does, failing on a delta to a block that is not open."""
+    blocks, open_ = [], None
+    for name, data in events:
+        if name == "content_block_start":
+            assert open_ is None and data["index"] == len(blocks)
+            blocks.append({**data["content_block"], "json": ""})
+            open_ = data["index"]
+        elif name == "content_block_delta":
+            assert data["index"] == open_, (data, open_)
+            blocks[open_]["json"] += data["delta"].get("partial_json", "")
+        elif name == "content_block_stop":
+            assert data["index"] == open_
+            open_ = None
+    assert open_ is None
+    return blocks
+
+
+def test_interleaved_parallel_calls_stream_as_whole_blocks_in_order(client, fake):
+    key = fake.script("sk-anth-interleaved", text=[], tool_calls=INTERLEAVED)
+    events = named_events(ask(client, key, stream=True))
+    calls = [(b["name"], json.loads(b["json"])) for b in blocks_of(events) if b["type"] == "tool_use"]
+    assert calls == [("get_weather", {"city": "Paris"}), ("get_time", {"zone": "CET"})]
+    assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
+
+
+def test_message_start_counts_the_prompt(client, fake):
+    events = named_events(ask(client, fake.script("sk-anth-start"), stream=True))
+    assert events[0][0] == "message_start" and events[0][1]["message"]["usage"]["input_tokens"] > 0

@@ -66,3 +66,47 @@ def test_a_slow_answer_that_fails_is_a_failed_response(client, fake):
     body = json.loads(response.get_data())
     assert body["object"] == "response" and body["status"] == "failed"
     assert body["error"]["message"] and body["output"][0]["content"][0]["text"]
+
+
+def items_of(events: list[tuple[str, dict]]) -> dict[int, dict]:
+    """Rebuild the output items as a strict client does, failing on a delta to an item that is not open."""
+    items, open_ = {}, None
+    for name, data in events:
+        if name == "response.output_item.added":
+            assert open_ is None and data["output_index"] not in items
+            items[data["output_index"]] = {**data["item"], "arguments": ""}
+            open_ = data["output_index"]
+        elif name == "response.function_call_arguments.delta":
+            assert data["output_index"] == open_, (data, open_)
+            items[open_]["arguments"] += data["delta"]
+        elif name == "response.function_call_arguments.done":
+            assert data["output_index"] == open_ and data["arguments"] == items[open_]["arguments"]
+        elif name == "response.output_item.done":
+            assert data["output_index"] == open_
+            if data["item"]["type"] == "function_call":
+                assert data["item"]["arguments"] == items[open_]["arguments"]
+            open_ = None
+    assert open_ is None
+    return items
+
+
+def test_interleaved_parallel_calls_stream_as_whole_items_in_order(client, fake):
+    from tests.unit.test_messages_app import INTERLEAVED
+    key = fake.script("sk-resp-interleaved", text=[], tool_calls=INTERLEAVED)
+    events = named_events(respond(client, key, stream=True))
+    calls = [(i["name"], json.loads(i["arguments"])) for i in items_of(events).values()
+             if i["type"] == "function_call"]
+    assert calls == [("get_weather", {"city": "Paris"}), ("get_time", {"zone": "CET"})]
+    final = events[-1][1]["response"]["output"]
+    assert [(i["call_id"], json.loads(i["arguments"])) for i in final] == [("call_a", {"city": "Paris"}),
+                                                                           ("call_b", {"zone": "CET"})]
+
+
+def test_a_failed_stream_reports_its_text_in_final_form(client, fake):
+    key = fake.script("sk-resp-cut", reasoning=["Hm."], text=["Par", "tial", " more"], cut_after=3)
+    events = named_events(respond(client, key, model="deepseek-reasoner", stream=True))
+    assert [name for name, _ in events[-2:]] == ["error", "response.failed"]
+    output = events[-1][1]["response"]["output"]
+    assert output[0]["summary"] == [{"type": "summary_text", "text": "Hm."}]
+    assert output[1]["content"][0]["text"] == "Partial" and output[1]["status"] == "incomplete"
+    assert all(not key.startswith("_") for item in output for key in item)
