@@ -9,6 +9,7 @@ from services.chat_call import ChatCall
 from services.errors import BadRequest
 from services.models import parse_model
 from services.prompt import flatten
+from services.tools.history import orphan_result
 
 # What a client's Claude model name becomes when FREESEEK_CLAUDE_MODEL_MAP does not say: every Claude model
 # is served by DeepSeek's chat model (the one that calls tools best and fastest on every provider);
@@ -59,6 +60,11 @@ def to_call(body: dict, model_map: list[tuple[str, str]]) -> ChatCall:
     messages = _system(body.get("system"))
     for i, message in enumerate(body["messages"]):
         messages += _message(message, f"messages[{i}]")
+    orphan = orphan_result(messages)
+    if orphan is not None:
+        raise BadRequest(f"Invalid 'messages': unexpected `tool_use_id` found in `tool_result` blocks: "
+                         f"{tool_use_id(orphan)}. Each `tool_result` block must have a corresponding `tool_use` "
+                         "block in an earlier message.", param="messages")
     if not any(m["role"] != "system" for m in messages):
         raise BadRequest("Invalid 'messages': at least one user or assistant message is required.", param="messages")
     chat: dict = {"model": model, "messages": messages, "stream": bool(body.get("stream")),

@@ -7,6 +7,7 @@ import uuid
 
 from services.chat_call import ChatCall
 from services.errors import BadRequest
+from services.tools.history import orphan_result
 
 _TEXT_PARTS = ("input_text", "output_text", "text", "summary_text")
 
@@ -40,6 +41,9 @@ def input_messages(body: dict) -> list[dict]:
 def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
     """Build the internal call and the transcript to store (the call without its `instructions`)."""
     transcript = history + input_messages(body)
+    orphan = orphan_result(transcript)
+    if orphan is not None:
+        raise BadRequest(f"No tool call found for function call output with call_id {orphan}.", param="input")
     if not any(m["role"] in ("user", "tool") for m in transcript):
         raise BadRequest("Invalid 'input': it holds no user message.", param="input")
     instructions = body.get("instructions")

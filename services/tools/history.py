@@ -44,6 +44,17 @@ def plain_messages(messages: list[dict], recall: Callable[[list[str]], str | Non
     return out
 
 
+def orphan_result(messages: list[dict]) -> str | None:
+    """The call id of the first tool result that no earlier assistant turn called, if any."""
+    called: set = set()
+    for message in messages:
+        if message.get("role") == "assistant":
+            called.update(c.get("id") for c in message.get("tool_calls") or [] if isinstance(c, dict))
+        elif message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            return message.get("tool_call_id")
+    return None
+
+
 def with_block(messages: list[dict], block: str, at_start: bool) -> list[dict]:
     """Put the tool block first in the prompt (a new session) or first in the last user turn (a session
     that continues and has not seen these tools)."""

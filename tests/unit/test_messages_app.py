@@ -63,3 +63,10 @@ def test_interleaved_parallel_calls_stream_as_whole_blocks_in_order(client, fake
 def test_message_start_counts_the_prompt(client, fake):
     events = named_events(ask(client, fake.script("sk-anth-start"), stream=True))
     assert events[0][0] == "message_start" and events[0][1]["message"]["usage"]["input_tokens"] > 0
+
+
+def test_a_tool_result_without_its_tool_use_is_a_400(client, fake):
+    response = ask(client, "sk-anth-orphan", messages=[
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_nope", "content": "1"}]}])
+    assert response.status_code == 400 and response.json["error"]["type"] == "invalid_request_error"
+    assert "toolu_nope" in response.json["error"]["message"]

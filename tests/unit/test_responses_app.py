@@ -110,3 +110,16 @@ def test_a_failed_stream_reports_its_text_in_final_form(client, fake):
     assert output[0]["summary"] == [{"type": "summary_text", "text": "Hm."}]
     assert output[1]["content"][0]["text"] == "Partial" and output[1]["status"] == "incomplete"
     assert all(not key.startswith("_") for item in output for key in item)
+
+
+def test_a_function_call_output_without_its_call_is_a_400(client, fake):
+    orphan = [{"role": "user", "content": "hi"}, {"type": "function_call_output", "call_id": "call_nope", "output": "1"}]
+    response = respond(client, "sk-resp-orphan", input=orphan)
+    assert response.status_code == 400 and response.json["error"]["param"] == "input"
+    assert response.json["error"]["message"] == "No tool call found for function call output with call_id call_nope."
+    answered = [{"type": "function_call", "call_id": "call_yes", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_yes", "output": "1"}]
+    first = respond(client, "sk-resp-orphan", input=[{"role": "user", "content": "hi"}, *answered[:1]])
+    assert first.status_code == 200
+    follow = respond(client, "sk-resp-orphan", input=answered[1:], previous_response_id=first.json["id"])
+    assert follow.status_code == 200
