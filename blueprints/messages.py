@@ -26,20 +26,19 @@ def _tokens(completions):
 @bp.post("/v1/messages")
 def messages():
     """Answer a Messages request, streamed or whole (query strings such as `?beta=true` are ignored)."""
-    body = load_body(_schema)
     gateway = current_app.extensions["freeseek"]
-    call, renderer = gateway.anthropic.prepare(body)
-    reply = gateway.completions.complete(call, renderer, _tokens(gateway.completions), client_probe(request.environ))
+    tokens = _tokens(gateway.completions)
+    call, renderer = gateway.anthropic.prepare(load_body(_schema))
+    reply = gateway.completions.complete(call, renderer, tokens, client_probe(request.environ))
     return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers)
 
 
 @bp.post("/v1/messages/count_tokens")
 def count_tokens():
     """Count a Messages request's input tokens with DeepSeek's tokenizer."""
-    body = load_body(_count_schema)
     gateway = current_app.extensions["freeseek"]
     _tokens(gateway.completions)
-    return jsonify(gateway.anthropic.count_tokens(body))
+    return jsonify(gateway.anthropic.count_tokens(load_body(_count_schema)))
 
 
 @bp.route("/", methods=["HEAD"])

@@ -24,6 +24,11 @@ def _id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
+def stored_key(caller: str, response_id: str) -> str:
+    """Where a caller's response is stored: another credential asking for the same id finds nothing."""
+    return f"{caller}:{response_id}"
+
+
 def usage_of(usage: Usage) -> dict:
     """The Responses usage object."""
     return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
@@ -37,8 +42,10 @@ class ResponsesRenderer(Renderer):
 
     dialect = "openai_responses"
 
-    def __init__(self, call: ChatCall, body: dict, transcript: list[dict], store: ResponseStore | None):
+    def __init__(self, call: ChatCall, body: dict, transcript: list[dict], store: ResponseStore | None,
+                 caller: str):
         super().__init__(call)
+        self.caller = caller   # whose response this is: only the same credential may continue it
         # The messages a continuation replays; not `conversation`, which is the provider's (base.Renderer).
         self.body, self.transcript, self.store = body, transcript, store
         self.created_at = int(time.time())
@@ -98,7 +105,7 @@ class ResponsesRenderer(Renderer):
         turn: dict = {"role": "assistant", "content": self.text or (None if self.tool_calls else "")}
         if self.tool_calls:
             turn["tool_calls"] = self.calls()
-        self.store.put(self.call.id, {"messages": self.transcript + [turn]})
+        self.store.put(stored_key(self.caller, self.call.id), {"messages": self.transcript + [turn]})
 
     @staticmethod
     def _reasoning_item(item_id: str, text: str) -> dict:
@@ -286,16 +293,16 @@ class OpenAIResponses:
     def __init__(self, store: ResponseStore):
         self.store = store
 
-    def prepare(self, body: dict) -> tuple[ChatCall, ResponsesRenderer]:
+    def prepare(self, body: dict, caller: str) -> tuple[ChatCall, ResponsesRenderer]:
         """Read a validated Responses body as the internal call, with the renderer that answers it."""
         history: list[dict] = []
         previous = body.get("previous_response_id")
         if previous:
-            stored = self.store.get(previous)
+            stored = self.store.get(stored_key(caller, previous))
             if stored is None:
                 raise NotFound(f"Previous response with id '{previous}' not found (stored responses are kept "
                                "for FREESEEK_RESPONSE_STORE_SECONDS).", param="previous_response_id",
                                code="previous_response_not_found")
             history = copy.deepcopy(stored["messages"])
         call, transcript = to_call(body, history)
-        return call, ResponsesRenderer(call, body, transcript, self.store)
+        return call, ResponsesRenderer(call, body, transcript, self.store, caller)

@@ -123,3 +123,22 @@ def test_a_function_call_output_without_its_call_is_a_400(client, fake):
     assert first.status_code == 200
     follow = respond(client, "sk-resp-orphan", input=answered[1:], previous_response_id=first.json["id"])
     assert follow.status_code == 200
+
+
+def test_a_stored_response_continues_only_for_the_credential_that_made_it(client, fake):
+    first = respond(client, "sk-resp-alice", input="alice's secret")
+    assert first.status_code == 200
+    sent = len(fake.requests)
+    other = respond(client, "sk-resp-mallory", input="go on", previous_response_id=first.json["id"])
+    assert other.status_code == 404 and other.json["error"]["code"] == "previous_response_not_found"
+    assert len(fake.requests) == sent
+    mine = respond(client, "sk-resp-alice", input="go on", previous_response_id=first.json["id"])
+    assert mine.status_code == 200
+
+
+def test_credentials_are_checked_before_the_body_or_the_store(client):
+    response = client.post("/v1/responses", json={"model": "deepseek-chat", "input": 5,
+                                                  "previous_response_id": "resp_x"})
+    assert response.status_code == 401 and response.json["error"]["type"] == "authentication_error"
+    response = client.post("/v1/messages", json={"model": "claude-haiku-4-5", "messages": 5})
+    assert response.status_code == 401 and response.json["error"]["type"] == "authentication_error"
