@@ -70,3 +70,19 @@ def test_a_tool_result_without_its_tool_use_is_a_400(client, fake):
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_nope", "content": "1"}]}])
     assert response.status_code == 400 and response.json["error"]["type"] == "invalid_request_error"
     assert "toolu_nope" in response.json["error"]["message"]
+
+PNG = "iVBORw0KGgowMDAwMDAwMDAwMDAw"
+
+
+def test_an_image_a_tool_returned_is_uploaded_with_the_next_user_turn(client, web):
+    web.account("anth-web-shot")
+    response = ask(client, "anth-web-shot", messages=[
+        {"role": "user", "content": "Take a screenshot."},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_shot", "name": "screenshot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_shot", "content": [
+            {"type": "text", "text": "Here it is."},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]}]}],
+        tools=[{"name": "screenshot", "input_schema": {"type": "object"}}])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert web.uploads and web.uploads[-1]["token"] == "anth-web-shot"
+    assert web.violations == []
