@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from blueprints.agent_schemas import AnthropicMessagesSchema, CountTokensSchema
 from blueprints.chat import client_probe
 from blueprints.schemas import load_body
-from services.dialects.anthropic_messages import MessagesRenderer
-from services.errors import GatewayError, error_for_status
 
 bp = Blueprint("messages", __name__)
-log = logging.getLogger("freeseek")
 _schema, _count_schema = AnthropicMessagesSchema(), CountTokensSchema()
 
 
@@ -45,29 +39,3 @@ def count_tokens():
 def probe():
     """Claude Code checks the base URL with `HEAD /` when it starts."""
     return Response(status=200)
-
-
-def _anthropic_error(error: GatewayError):
-    response = jsonify(MessagesRenderer.error_body(error))
-    response.status_code = error.status
-    response.headers.update(error.headers())
-    return response
-
-
-@bp.errorhandler(GatewayError)
-def gateway_error(error: GatewayError):
-    """Our errors in Anthropic's shape."""
-    return _anthropic_error(error)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    """Werkzeug's errors (413, ...) in Anthropic's shape."""
-    return _anthropic_error(error_for_status(error.code or 500, error.description or error.name))
-
-
-@bp.errorhandler(Exception)
-def unexpected_error(error: Exception):
-    """A bug of ours, in Anthropic's shape, without details."""
-    log.exception("unhandled error")
-    return _anthropic_error(GatewayError("The gateway failed while handling this request.", code="internal_error"))

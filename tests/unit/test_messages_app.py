@@ -86,3 +86,14 @@ def test_an_image_a_tool_returned_is_uploaded_with_the_next_user_turn(client, we
     assert response.status_code == 200, response.get_data(as_text=True)
     assert web.uploads and web.uploads[-1]["token"] == "anth-web-shot"
     assert web.violations == []
+
+
+def test_unknown_routes_and_methods_under_messages_answer_in_anthropics_shape(client):
+    for response, status in ((client.post("/v1/messages/batches", json={}), 404), (client.get("/v1/messages"), 405),
+                             (client.post("/v1/messages", data="x", content_type="text/plain",
+                                          headers={"x-api-key": "sk-a"}), 415)):
+        assert response.status_code == status
+        assert response.json["type"] == "error" and response.json["error"]["type"] in ("not_found_error",
+                                                                                       "invalid_request_error")
+    assert client.get("/v1/messages").headers["Allow"]
+    assert "type" not in client.get("/v1/unknown").json   # OpenAI's shape elsewhere
