@@ -13,6 +13,7 @@ _schema, _count_schema = AnthropicMessagesSchema(), CountTokensSchema()
 
 
 def _tokens(completions):
+    """The request's tokens from either auth header."""
     # Claude Code sends `Authorization: Bearer` for ANTHROPIC_AUTH_TOKEN and `x-api-key` for ANTHROPIC_API_KEY.
     return completions.tokens_for(request.headers.get("Authorization"), request.headers.get("x-api-key"))
 

@@ -22,10 +22,12 @@ def _tokenizer():
 
 
 def _count_now(text: str) -> int:
+    """Count a short text on this thread."""
     return len(_tokenizer().encode(text, add_special_tokens=False).ids)
 
 
 def _count_releasing_the_gil(text: str) -> int:
+    """Count a long text without holding the GIL."""
     # `encode` holds the GIL for the whole count (5 s for 5 MB, measured): run in gevent's threadpool it still
     # froze every stream on the hub. `encode_batch` releases it and counts the same.
     return len(_tokenizer().encode_batch([text], add_special_tokens=False)[0].ids)

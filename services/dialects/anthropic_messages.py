@@ -178,6 +178,7 @@ class MessagesRenderer(Renderer):
         return {**self._message(blocks), "stop_reason": reason, "stop_sequence": sequence, "usage": usage_of(usage)}
 
     def _message(self, content: list) -> dict:
+        """The `message` object around these blocks, without its stop reason and usage."""
         return {"id": self.call.id, "type": "message", "role": "assistant", "model": self.model,
                 "content": content, "stop_reason": None, "stop_sequence": None}
 

@@ -232,12 +232,14 @@ def _tool_choice(choice) -> dict:
 
 
 def _kind(block, where: str) -> str:
+    """A content block's type (a block that is not an object with one is a bad request)."""
     if not isinstance(block, dict) or not isinstance(block.get("type"), str):
         raise BadRequest(f"Invalid '{where}': a content block must be an object with a 'type'.", param=where)
     return block["type"]
 
 
 def _text(block: dict, where: str) -> str:
+    """A text block's text."""
     if not isinstance(block.get("text"), str):
         raise BadRequest(f"Invalid '{where}': a text block needs a string 'text'.", param=where)
     return block["text"]

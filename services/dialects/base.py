@@ -11,12 +11,10 @@ from services.sse import KEEPALIVE_COMMENT
 
 
 class Renderer:
-    """Collects one answer's text, reasoning, tool calls, finish and usage; subclasses shape them for a client.
+    """Collects one answer's text, reasoning, tool calls, finish and usage; subclasses shape them for a client."""
 
-    `stream_event`, `keepalive`, `stream_end` and `stream_error` give the bytes of a streamed reply;
-    `whole` the object of a non-stream reply; `error_body` the dialect's error object.
-    """
-
+    # `stream_event`, `keepalive`, `stream_end` and `stream_error` give the bytes of a streamed reply; `whole`
+    # the object of a non-stream reply (`late_error` one that failed after its 200); `error_body` the error object.
     dialect = ""
 
     def __init__(self, call: ChatCall):

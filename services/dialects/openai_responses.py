@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import logging
 import time
-import uuid
 
 from services.chat_call import ChatCall
 from services.dialects.base import Renderer
+from services.dialects.responses_items import call_item, message_item, new_id, reasoning_item, usage_of
 from services.dialects.responses_request import to_call
 from services.errors import GatewayError, NotFound
 from services.events import Text, ToolCallDelta, Usage
@@ -20,21 +20,9 @@ log = logging.getLogger("freeseek")
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def _id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex
-
-
 def stored_key(caller: str, response_id: str) -> str:
     """Where a caller's response is stored: another credential asking for the same id finds nothing."""
     return f"{caller}:{response_id}"
-
-
-def usage_of(usage: Usage) -> dict:
-    """The Responses usage object."""
-    return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
-            "output_tokens": usage.completion_tokens,
-            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
-            "total_tokens": usage.prompt_tokens + usage.completion_tokens}
 
 
 class ResponsesRenderer(Renderer):
@@ -94,32 +82,19 @@ class ResponsesRenderer(Renderer):
         """The output items of the whole answer: reasoning, the message, then the calls."""
         output = []
         if self.reasoning:
-            output.append(self._reasoning_item(_id("rs_"), self.reasoning_text))
+            output.append(reasoning_item(new_id("rs_"), self.reasoning_text))
         if self.content or not self.tool_calls:
-            output.append(self._message_item(_id("msg_"), self.text, status))
-        return output + [self._call_item(_id("fc_"), call, status) for call in self.calls()]
+            output.append(message_item(new_id("msg_"), self.text, status))
+        return output + [call_item(new_id("fc_"), call, status) for call in self.calls()]
 
     def _save(self) -> None:
+        """Store the transcript and this answer for `previous_response_id`, unless `store` is false."""
         if self.store is None or self.body.get("store") is False:
             return
         turn: dict = {"role": "assistant", "content": self.text or (None if self.tool_calls else "")}
         if self.tool_calls:
             turn["tool_calls"] = self.calls()
         self.store.put(stored_key(self.caller, self.call.id), {"messages": self.transcript + [turn]})
-
-    @staticmethod
-    def _reasoning_item(item_id: str, text: str) -> dict:
-        return {"type": "reasoning", "id": item_id, "summary": [{"type": "summary_text", "text": text}]}
-
-    @staticmethod
-    def _message_item(item_id: str, text: str | None, status: str) -> dict:
-        content = [] if text is None else [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-        return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
-
-    @staticmethod
-    def _call_item(item_id: str, call: dict, status: str) -> dict:
-        return {"type": "function_call", "id": item_id, "call_id": call["id"], "name": call["function"]["name"],
-                "arguments": call["function"]["arguments"], "status": status}
 
     # ---- stream ------------------------------------------------------------------------------------------
 
@@ -130,6 +105,7 @@ class ResponsesRenderer(Renderer):
         return data_event(data, event_type)
 
     def _start(self) -> bytes:
+        """`response.created` and `response.in_progress`, once."""
         if self._started:
             return b""
         self._started = True
@@ -178,13 +154,13 @@ class ResponsesRenderer(Renderer):
         items = []
         for item in self._items:
             if item["type"] == "reasoning" and "_text" in item:
-                item = self._reasoning_item(item["id"], item["_text"])
+                item = reasoning_item(item["id"], item["_text"])
             elif item["type"] == "message" and "_text" in item:
-                item = self._message_item(item["id"], item["_text"], "incomplete")
+                item = message_item(item["id"], item["_text"], "incomplete")
             elif item["type"] == "function_call" and item["status"] == "in_progress":
                 item = {**item, "status": "incomplete"}
             items.append(item)
-        return items + [self._call_item(_id("fc_"), self.tool_calls[i], "incomplete") for i in self._waiting]
+        return items + [call_item(new_id("fc_"), self.tool_calls[i], "incomplete") for i in self._waiting]
 
     def _delta(self, kind: str, text: str) -> bytes:
         """Send text to the open reasoning or message item, opening one when the kind changes."""
@@ -193,13 +169,13 @@ class ResponsesRenderer(Renderer):
             out += self._flush()
             self._open = len(self._items)
             if kind == "reasoning":
-                item = {"type": "reasoning", "id": _id("rs_"), "summary": []}
+                item = {"type": "reasoning", "id": new_id("rs_"), "summary": []}
                 out += self._event("response.output_item.added", output_index=self._open, item=item)
                 out += self._event("response.reasoning_summary_part.added", item_id=item["id"],
                                    output_index=self._open, summary_index=0, part={"type": "summary_text", "text": ""})
                 item = {**item, "_text": ""}
             else:
-                item = self._message_item(_id("msg_"), None, "in_progress")
+                item = message_item(new_id("msg_"), None, "in_progress")
                 out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
                 out += self._event("response.content_part.added", item_id=item["id"], output_index=self._open,
                                    content_index=0, part={"type": "output_text", "text": "", "annotations": []})
@@ -238,7 +214,7 @@ class ResponsesRenderer(Renderer):
         """Open a call's `function_call` item with the arguments it has so far."""
         out = self._close()
         self._open = self._call_items[index] = len(self._items)
-        item = {**self._call_item(_id("fc_"), self.tool_calls[index], "in_progress"), "arguments": ""}
+        item = {**call_item(new_id("fc_"), self.tool_calls[index], "in_progress"), "arguments": ""}
         self._items.append(item)
         out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
         arguments = self.tool_calls[index]["function"]["arguments"]
@@ -267,7 +243,7 @@ class ResponsesRenderer(Renderer):
         if item["type"] == "reasoning":
             text = item["_text"]
             part = {"type": "summary_text", "text": text}
-            self._items[index] = self._reasoning_item(item["id"], text)
+            self._items[index] = reasoning_item(item["id"], text)
             return (self._event("response.reasoning_summary_text.done", item_id=item["id"], output_index=index,
                                 summary_index=0, text=text) +
                     self._event("response.reasoning_summary_part.done", item_id=item["id"], output_index=index,
@@ -275,7 +251,7 @@ class ResponsesRenderer(Renderer):
                     self._event("response.output_item.done", output_index=index, item=self._items[index]))
         if item["type"] == "message":
             text = item["_text"]
-            self._items[index] = final = self._message_item(item["id"], text, "completed")
+            self._items[index] = final = message_item(item["id"], text, "completed")
             return (self._event("response.output_text.done", item_id=item["id"], output_index=index,
                                 content_index=0, text=text, logprobs=[]) +
                     self._event("response.content_part.done", item_id=item["id"], output_index=index,

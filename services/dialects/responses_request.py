@@ -94,6 +94,7 @@ def function_tools(tools: list, where: str = "tools") -> list[dict]:
 
 
 def _tool_choice(choice):
+    """A Responses `tool_choice` in chat's terms (None for a built-in tool's)."""
     if choice in ("auto", "none", "required"):
         return choice
     if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
@@ -102,6 +103,7 @@ def _tool_choice(choice):
 
 
 def _message(item: dict, where: str) -> dict:
+    """A message item as an OpenAI chat message (developer and system turns are system messages)."""
     role = item.get("role")
     if role not in ("user", "assistant", "system", "developer"):
         raise BadRequest(f"Invalid '{where}.role': must be user, assistant, system or developer.", param=where)

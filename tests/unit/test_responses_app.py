@@ -113,7 +113,8 @@ def test_a_failed_stream_reports_its_text_in_final_form(client, fake):
 
 
 def test_a_function_call_output_without_its_call_is_a_400(client, fake):
-    orphan = [{"role": "user", "content": "hi"}, {"type": "function_call_output", "call_id": "call_nope", "output": "1"}]
+    orphan = [{"role": "user", "content": "hi"},
+              {"type": "function_call_output", "call_id": "call_nope", "output": "1"}]
     response = respond(client, "sk-resp-orphan", input=orphan)
     assert response.status_code == 400 and response.json["error"]["param"] == "input"
     assert response.json["error"]["message"] == "No tool call found for function call output with call_id call_nope."
