@@ -54,6 +54,43 @@ class AnthropicMessagesSchema(CountTokensSchema):
     stop_sequences = fields.List(fields.String(), allow_none=True)
 
 
+class StringOrObject(fields.Field):
+    """A string or a JSON object (a `tool_choice`)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (str, dict)):
+            return value
+        raise ValidationError("Must be a string or an object.")
+
+
+class ReasoningSchema(Schema):
+    """Responses `reasoning`: its effort and summary are words; we echo the effort back."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    effort = fields.String(allow_none=True)
+    summary = fields.String(allow_none=True)
+
+
+class TextFormatSchema(Schema):
+    """Responses `text.format`: an object with a `type` (text, json_object, json_schema)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(allow_none=True)
+
+
+class TextSchema(Schema):
+    """Responses `text`: the output format and verbosity."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    format = fields.Nested(TextFormatSchema, allow_none=True)
+
+
 class ResponsesSchema(Schema):
     """`POST /v1/responses`."""
 
@@ -71,3 +108,8 @@ class ResponsesSchema(Schema):
     temperature = StrictNumber(allow_none=True)
     top_p = StrictNumber(allow_none=True)
     previous_response_id = fields.String(allow_none=True)
+    tool_choice = StringOrObject(allow_none=True)
+    reasoning = fields.Nested(ReasoningSchema, allow_none=True)
+    text = fields.Nested(TextSchema, allow_none=True)
+    metadata = fields.Dict(allow_none=True)
+    include = fields.List(fields.String(), allow_none=True)

@@ -1,12 +1,13 @@
-"""App-wide error handlers: every failure leaves as an OpenAI error body with the right status."""
+"""App-wide error handlers: every failure leaves with the right status, in its route's dialect (OpenAI's by default)."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from services.dialects.anthropic_messages import MessagesRenderer
 from services.errors import GatewayError, error_for_status
 
 bp = Blueprint("errors", __name__)
@@ -22,8 +23,11 @@ _MESSAGES = {
 
 
 def error_response(error: GatewayError):
-    """Render a gateway error as a Flask response."""
-    response = jsonify(error.body())
+    """Render a gateway error as a Flask response, in Anthropic's shape anywhere under /v1/messages."""
+    # By path, not by blueprint: an unknown route or a wrong method under /v1/messages matches no blueprint,
+    # and Anthropic's clients must still read the error.
+    anthropic = request.path == "/v1/messages" or request.path.startswith("/v1/messages/")
+    response = jsonify(MessagesRenderer.error_body(error) if anthropic else error.body())
     response.status_code = error.status
     response.headers.update(error.headers())
     return response
@@ -37,7 +41,7 @@ def gateway_error(error: GatewayError):
 
 @bp.app_errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    """Werkzeug's errors (404, 405, 413, ...) in OpenAI's shape."""
+    """Werkzeug's errors (404, 405, 413, ...) as our errors."""
     status = error.code or 500
     gateway = error_for_status(status, _MESSAGES.get(status, error.description or error.name))
     response = error_response(gateway)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from blueprints.agent_schemas import AnthropicMessagesSchema, CountTokensSchema
 from blueprints.chat import client_probe
 from blueprints.schemas import load_body
-from services.dialects.anthropic_messages import MessagesRenderer
-from services.errors import GatewayError, error_for_status
 
 bp = Blueprint("messages", __name__)
-log = logging.getLogger("freeseek")
 _schema, _count_schema = AnthropicMessagesSchema(), CountTokensSchema()
 
 
 def _tokens(completions):
+    """The request's tokens from either auth header."""
     # Claude Code sends `Authorization: Bearer` for ANTHROPIC_AUTH_TOKEN and `x-api-key` for ANTHROPIC_API_KEY.
     return completions.tokens_for(request.headers.get("Authorization"), request.headers.get("x-api-key"))
 
@@ -26,49 +21,22 @@ def _tokens(completions):
 @bp.post("/v1/messages")
 def messages():
     """Answer a Messages request, streamed or whole (query strings such as `?beta=true` are ignored)."""
-    body = load_body(_schema)
     gateway = current_app.extensions["freeseek"]
-    call, renderer = gateway.anthropic.prepare(body)
-    reply = gateway.completions.complete(call, renderer, _tokens(gateway.completions), client_probe(request.environ))
+    tokens = _tokens(gateway.completions)
+    call, renderer = gateway.anthropic.prepare(load_body(_schema))
+    reply = gateway.completions.complete(call, renderer, tokens, client_probe(request.environ))
     return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers)
 
 
 @bp.post("/v1/messages/count_tokens")
 def count_tokens():
     """Count a Messages request's input tokens with DeepSeek's tokenizer."""
-    body = load_body(_count_schema)
     gateway = current_app.extensions["freeseek"]
     _tokens(gateway.completions)
-    return jsonify(gateway.anthropic.count_tokens(body))
+    return jsonify(gateway.anthropic.count_tokens(load_body(_count_schema)))
 
 
 @bp.route("/", methods=["HEAD"])
 def probe():
     """Claude Code checks the base URL with `HEAD /` when it starts."""
     return Response(status=200)
-
-
-def _anthropic_error(error: GatewayError):
-    response = jsonify(MessagesRenderer.error_body(error))
-    response.status_code = error.status
-    response.headers.update(error.headers())
-    return response
-
-
-@bp.errorhandler(GatewayError)
-def gateway_error(error: GatewayError):
-    """Our errors in Anthropic's shape."""
-    return _anthropic_error(error)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    """Werkzeug's errors (413, ...) in Anthropic's shape."""
-    return _anthropic_error(error_for_status(error.code or 500, error.description or error.name))
-
-
-@bp.errorhandler(Exception)
-def unexpected_error(error: Exception):
-    """A bug of ours, in Anthropic's shape, without details."""
-    log.exception("unhandled error")
-    return _anthropic_error(GatewayError("The gateway failed while handling this request.", code="internal_error"))

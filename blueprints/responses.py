@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, request
 from blueprints.agent_schemas import ResponsesSchema
 from blueprints.chat import client_probe
 from blueprints.schemas import load_body
+from services.credentials import caller_ref
 
 bp = Blueprint("responses", __name__)
 _schema = ResponsesSchema()
@@ -15,9 +16,10 @@ _schema = ResponsesSchema()
 @bp.post("/v1/responses")
 def responses():
     """Answer a Responses request, streamed or whole."""
-    body = load_body(_schema)
     gateway = current_app.extensions["freeseek"]
-    call, renderer = gateway.responses.prepare(body)
-    tokens = gateway.completions.tokens_for(request.headers.get("Authorization"))
+    authorization = request.headers.get("Authorization")
+    tokens = gateway.completions.tokens_for(authorization)   # before the body reads any stored response
+    body = load_body(_schema)
+    call, renderer = gateway.responses.prepare(body, caller_ref(authorization))
     reply = gateway.completions.complete(call, renderer, tokens, client_probe(request.environ))
     return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers)

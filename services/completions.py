@@ -11,7 +11,7 @@ from itertools import chain
 from typing import Callable, Iterator
 
 from services.chat_call import ChatCall
-from services.credentials import Token, bearer_value, parse_tokens
+from services.credentials import Token, parse_tokens, presented
 from services.dialects.base import Renderer
 from services.errors import BadRequest, ClientGone, GatewayError, Unauthorized
 from services.events import Usage
@@ -51,12 +51,9 @@ class Completions:
         self._server_tokens = parse_tokens(settings.tokens, registry) if settings.tokens else []
 
     def tokens_for(self, authorization: str | None, api_key: str | None = None) -> list[Token]:
-        """The request's tokens: its own, or the server's once it presented one of the API keys.
-
-        `api_key` is an `x-api-key` header (Anthropic's clients send it instead of a Bearer header)."""
-        if (not authorization or not authorization.strip()) and api_key and api_key.strip():
-            authorization = "Bearer " + api_key.strip()
-        value = bearer_value(authorization)
+        """The request's tokens: its own, or the server's once it presented one of the API keys."""
+        # `api_key` is an `x-api-key` header, which Anthropic's clients send instead of a Bearer header.
+        value = presented(authorization, api_key)
         if not self._server_tokens:
             return parse_tokens(value, self.registry)
         if not any(hmac.compare_digest(value.encode(), key.encode()) for key in self.settings.api_keys):
@@ -92,7 +89,8 @@ class Completions:
                 if item is HEARTBEAT:
                     # The answer is slow: commit to 200 and keep the connection busy with whitespace.
                     return Reply(200, self._send(run, renderer, self._late_json(run, renderer, events),
-                                                 lambda error: dumps(renderer.error_body(error))))
+                                                 lambda error: dumps(renderer.late_error(
+                                                     error, self._usage(run, renderer)))))
                 renderer.record(item)
             reply = dumps(renderer.whole(self._usage(run, renderer)))
             run.stats.ttfb = time.monotonic() - run.started

@@ -40,6 +40,19 @@ def bearer_value(header: str | None) -> str:
     return value.strip()
 
 
+def presented(authorization: str | None, api_key: str | None = None) -> str:
+    """The credential a caller presented: the Bearer value, else an `x-api-key` header (or raise 401)."""
+    # Anthropic's clients send `x-api-key` instead of a Bearer header.
+    if (not authorization or not authorization.strip()) and api_key and api_key.strip():
+        authorization = "Bearer " + api_key.strip()
+    return bearer_value(authorization)
+
+
+def caller_ref(authorization: str | None, api_key: str | None = None) -> str:
+    """A hash of the presented credential, which scopes what a caller stored (never the credential itself)."""
+    return hashlib.sha256(presented(authorization, api_key).encode()).hexdigest()
+
+
 def parse_tokens(value: str, registry) -> list[Token]:
     """Split a comma-separated token list into Token records, trimmed and without duplicates."""
     tokens: list[Token] = []

@@ -59,9 +59,10 @@ def _field(line: str) -> tuple[str, str] | None:
     return name, value[1:] if value.startswith(" ") else value
 
 
-def data_event(obj: dict) -> bytes:
-    """Encode one `data:` event."""
-    return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+def data_event(obj: dict, event: str | None = None) -> bytes:
+    """Encode one `data:` event, with an `event:` line when it is named (the Anthropic and Responses grammars)."""
+    data = b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return f"event: {event}\n".encode() + data if event else data
 
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"

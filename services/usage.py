@@ -22,10 +22,12 @@ def _tokenizer():
 
 
 def _count_now(text: str) -> int:
+    """Count a short text on this thread."""
     return len(_tokenizer().encode(text, add_special_tokens=False).ids)
 
 
 def _count_releasing_the_gil(text: str) -> int:
+    """Count a long text without holding the GIL."""
     # `encode` holds the GIL for the whole count (5 s for 5 MB, measured): run in gevent's threadpool it still
     # froze every stream on the hub. `encode_batch` releases it and counts the same.
     return len(_tokenizer().encode_batch([text], add_special_tokens=False)[0].ids)
@@ -42,9 +44,13 @@ class TokenCounter:
             return run_blocking(_count_releasing_the_gil, text)
         return _count_now(text)
 
+    def prompt(self, messages: list[dict]) -> int:
+        """The tokens of the flattened prompt."""
+        return self.count(flatten(messages))
+
     def usage(self, messages: list[dict], content: str, reasoning: str) -> Usage:
         """Usage of one exchange: the flattened prompt, and the answer with its reasoning."""
         reasoning_tokens = self.count(reasoning)
-        return Usage(prompt_tokens=self.count(flatten(messages)),
+        return Usage(prompt_tokens=self.prompt(messages),
                      completion_tokens=self.count(content) + reasoning_tokens,
                      reasoning_tokens=reasoning_tokens if reasoning else None)

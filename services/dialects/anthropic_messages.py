@@ -10,6 +10,7 @@ from services.dialects.anthropic_request import (DEFAULT_CLAUDE_MAP, flat_text, 
 from services.dialects.base import Renderer
 from services.errors import GatewayError
 from services.events import Text, ToolCallDelta, Usage
+from services.sse import data_event
 
 # Anthropic's error type for each of our statuses; its own statuses stay ours (a 502 is still a 502).
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -22,12 +23,6 @@ STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_
 SIGNATURE = "freeseek"
 
 
-def named_event(name: str, data: dict) -> bytes:
-    """One SSE event with an `event:` line, the grammar Anthropic's clients read."""
-    return (f"event: {name}\ndata: ".encode() + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-            + b"\n\n")
-
-
 def usage_of(usage: Usage) -> dict:
     """Anthropic's usage object: input tokens exclude the ones read from the cache."""
     cached = usage.cached_tokens or 0
@@ -35,19 +30,26 @@ def usage_of(usage: Usage) -> dict:
             "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}
 
 
+def _event(kind: str, **fields) -> bytes:
+    """One Anthropic event: its data's `type` names it."""
+    return data_event({"type": kind, **fields}, kind)
+
+
 class MessagesRenderer(Renderer):
     """Shapes the answer as Anthropic content blocks: thinking first, then text, then `tool_use`."""
 
     dialect = "anthropic_messages"
 
-    def __init__(self, call: ChatCall, model: str, stop_sequences: list[str] | None = None):
+    def __init__(self, call: ChatCall, model: str, stop_sequences: list[str] | None = None, counter=None):
         super().__init__(call)
         self.model = model   # the name the client asked for, echoed back as Anthropic does
         self.stop_sequences = stop_sequences or []
+        self.counter = counter
         self._started = False
         self._blocks: list[str] = []           # the kind of each block opened so far
         self._open: int | None = None          # the index of the block receiving deltas
         self._call_blocks: dict[int, int] = {}  # tool call index -> block index
+        self._waiting: list[int] = []          # calls begun while another's block was open: sent whole later
 
     # ---- stream ------------------------------------------------------------------------------------------
 
@@ -67,69 +69,98 @@ class MessagesRenderer(Renderer):
 
     def keepalive(self) -> bytes:
         """Anthropic's `ping` event (after `message_start`, which a slow answer sends early)."""
-        return self._start() + named_event("ping", {"type": "ping"})
+        return self._start() + _event("ping")
 
     def stream_end(self, usage: Usage) -> bytes:
-        """Close the open block, then `message_delta` with the stop reason and usage, then `message_stop`."""
+        """Close the open block (then send waiting calls), then `message_delta` and `message_stop`."""
         reason, sequence = self.stop_reason()
-        return (self._start() + self._close() +
-                named_event("message_delta", {"type": "message_delta",
-                                              "delta": {"stop_reason": reason, "stop_sequence": sequence},
-                                              "usage": usage_of(usage)}) +
-                named_event("message_stop", {"type": "message_stop"}))
+        return (self._start() + self._flush() +
+                _event("message_delta", delta={"stop_reason": reason, "stop_sequence": sequence},
+                       usage=usage_of(usage)) +
+                _event("message_stop"))
 
     def stream_error(self, error: GatewayError) -> bytes:
         """Anthropic's in-band error event."""
-        return named_event("error", self.error_body(error))
+        return data_event(self.error_body(error), "error")
 
     def _start(self) -> bytes:
+        """`message_start` once, with the prompt counted as its input tokens."""
         if self._started:
             return b""
         self._started = True
-        message = {**self._message([]), "stop_reason": None,
-                   "usage": {"input_tokens": 0, "output_tokens": 0}}
-        return named_event("message_start", {"type": "message_start", "message": message})
+        prompt = self.counter.prompt(self.call.messages) if self.counter else 0
+        message = {**self._message([]), "usage": {"input_tokens": prompt, "output_tokens": 0}}
+        return _event("message_start", message=message)
 
     def _into(self, kind: str, block: dict, delta: dict) -> list[bytes]:
         """Send a delta to the open block of this kind, opening a new block when the kind changes."""
         out = []
         if self._open is None or self._blocks[self._open] != kind:
-            out += self._open_block(kind, block)
-        out.append(named_event("content_block_delta", {"type": "content_block_delta", "index": self._open,
-                                                       "delta": delta}))
+            out += [self._flush()] + self._open_block(kind, block)
+        out.append(_event("content_block_delta", index=self._open, delta=delta))
         return out
 
     def _open_block(self, kind: str, block: dict) -> list[bytes]:
+        """Close the open block and start a new one of this kind."""
         out = [self._close()]
         self._open = len(self._blocks)
         self._blocks.append(kind)
-        out.append(named_event("content_block_start", {"type": "content_block_start", "index": self._open,
-                                                       "content_block": block}))
+        out.append(_event("content_block_start", index=self._open, content_block=block))
         return out
 
     def _close(self) -> bytes:
+        """Stop the open block (a thinking block gets its signature first)."""
         if self._open is None:
             return b""
         out = b""
         if self._blocks[self._open] == "thinking":
-            out = named_event("content_block_delta", {"type": "content_block_delta", "index": self._open,
-                                                      "delta": {"type": "signature_delta", "signature": SIGNATURE}})
-        out += named_event("content_block_stop", {"type": "content_block_stop", "index": self._open})
+            out = _event("content_block_delta", index=self._open,
+                         delta={"type": "signature_delta", "signature": SIGNATURE})
+        out += _event("content_block_stop", index=self._open)
         self._open = None
         return out
 
-    def _tool_piece(self, event: ToolCallDelta) -> list[bytes]:
-        out = []
-        if event.starts_call or event.index not in self._call_blocks:
-            call = self.tool_calls[event.index]
-            out += self._open_block("tool_use", {"type": "tool_use", "id": tool_use_id(call["id"]),
-                                                 "name": call["function"]["name"], "input": {}})
-            self._call_blocks[event.index] = self._open
-        if event.arguments:
-            out.append(named_event("content_block_delta", {
-                "type": "content_block_delta", "index": self._call_blocks[event.index],
-                "delta": {"type": "input_json_delta", "partial_json": event.arguments}}))
+    def _flush(self) -> bytes:
+        """Close the open block, then send each waiting call as a whole block, in order."""
+        out = self._close()
+        while self._waiting:
+            out += b"".join(self._open_call(self._waiting.pop(0))) + self._close()
         return out
+
+    def _tool_piece(self, event: ToolCallDelta) -> list[bytes]:
+        """Stream a piece of a call into its open block, or hold it while another call's block is open."""
+        # Upstreams may interleave parallel calls (0 starts, 1 starts, 0's arguments, 1's): one block at a time
+        # is open, so a call begun while another is incomplete waits, whole in `tool_calls`, for its turn.
+        index, out = event.index, []
+        if index in self._call_blocks:
+            if self._open == self._call_blocks[index] and event.arguments:
+                out.append(self._json_delta(event.arguments))
+        elif index not in self._waiting:
+            if self._open_call_index() is not None and not self.call_complete(self._open_call_index()):
+                self._waiting.append(index)
+            else:
+                out += self._open_call(index)
+        while self._waiting and self._open_call_index() is not None and self.call_complete(self._open_call_index()):
+            out += self._open_call(self._waiting.pop(0))
+        return out
+
+    def _open_call_index(self) -> int | None:
+        """The call whose block is open, if one is."""
+        return next((i for i, block in self._call_blocks.items() if block == self._open), None)
+
+    def _open_call(self, index: int) -> list[bytes]:
+        """Open a call's `tool_use` block with the arguments it has so far."""
+        call = self.tool_calls[index]
+        out = self._open_block("tool_use", {"type": "tool_use", "id": tool_use_id(call["id"]),
+                                            "name": call["function"]["name"], "input": {}})
+        self._call_blocks[index] = self._open
+        if call["function"]["arguments"]:
+            out.append(self._json_delta(call["function"]["arguments"]))
+        return out
+
+    def _json_delta(self, text: str) -> bytes:
+        """A piece of the open call's input."""
+        return _event("content_block_delta", index=self._open, delta={"type": "input_json_delta", "partial_json": text})
 
     # ---- whole -------------------------------------------------------------------------------------------
 
@@ -147,6 +178,7 @@ class MessagesRenderer(Renderer):
         return {**self._message(blocks), "stop_reason": reason, "stop_sequence": sequence, "usage": usage_of(usage)}
 
     def _message(self, content: list) -> dict:
+        """The `message` object around these blocks, without its stop reason and usage."""
         return {"id": self.call.id, "type": "message", "role": "assistant", "model": self.model,
                 "content": content, "stop_reason": None, "stop_sequence": None}
 
@@ -183,7 +215,7 @@ class AnthropicMessages:
     def prepare(self, body: dict) -> tuple[ChatCall, MessagesRenderer]:
         """Read a validated Messages body as the internal call, with the renderer that answers it."""
         call = to_call(body, self.model_map)
-        return call, MessagesRenderer(call, body["model"], body.get("stop_sequences"))
+        return call, MessagesRenderer(call, body["model"], body.get("stop_sequences"), self.counter)
 
     def count_tokens(self, body: dict) -> dict:
         """`{"input_tokens": N}`: the flattened request counted with DeepSeek's tokenizer."""

@@ -9,6 +9,7 @@ from services.chat_call import ChatCall
 from services.errors import BadRequest
 from services.models import parse_model
 from services.prompt import flatten
+from services.tools.history import orphan_result
 
 # What a client's Claude model name becomes when FREESEEK_CLAUDE_MODEL_MAP does not say: every Claude model
 # is served by DeepSeek's chat model (the one that calls tools best and fastest on every provider);
@@ -59,6 +60,11 @@ def to_call(body: dict, model_map: list[tuple[str, str]]) -> ChatCall:
     messages = _system(body.get("system"))
     for i, message in enumerate(body["messages"]):
         messages += _message(message, f"messages[{i}]")
+    orphan = orphan_result(messages)
+    if orphan is not None:
+        raise BadRequest(f"Invalid 'messages': unexpected `tool_use_id` found in `tool_result` blocks: "
+                         f"{tool_use_id(orphan)}. Each `tool_result` block must have a corresponding `tool_use` "
+                         "block in an earlier message.", param="messages")
     if not any(m["role"] != "system" for m in messages):
         raise BadRequest("Invalid 'messages': at least one user or assistant message is required.", param="messages")
     chat: dict = {"model": model, "messages": messages, "stream": bool(body.get("stream")),
@@ -104,14 +110,19 @@ def _message(message: dict, where: str) -> list[dict]:
         return _system(content)
     if role == "assistant":
         return [_assistant(content, where)]
-    results, parts = [], []
+    results, media, parts = [], [], []
     for j, block in enumerate(content):
         kind = _kind(block, f"{where}.content[{j}]")
         if kind == "tool_result":
-            results.append(_tool_result(block, f"{where}.content[{j}]"))
+            result, attached = _tool_result(block, f"{where}.content[{j}]")
+            results.append(result)
+            media += attached
         elif kind in ("text", "image", "document"):
             parts.append(_part(block, f"{where}.content[{j}]"))
         # thinking and other echoed blocks in a user turn carry nothing for the model
+    # A `tool` message holds text only; the images and documents a tool returned go up in the user turn
+    # right after the results, where every provider reads (and the web chat uploads) them.
+    parts = media + parts
     return results + ([{"role": "user", "content": parts}] if parts else [])
 
 
@@ -135,16 +146,22 @@ def _assistant(content: list, where: str) -> dict:
     return message
 
 
-def _tool_result(block: dict, where: str) -> dict:
-    """A tool result as the `tool` message that answers its call."""
+def _tool_result(block: dict, where: str) -> tuple[dict, list[dict]]:
+    """A tool result as the `tool` message that answers its call, and the image and document parts it holds."""
     if not isinstance(block.get("tool_use_id"), str):
         raise BadRequest(f"Invalid '{where}': a tool_result block needs 'tool_use_id'.", param=where)
-    content = block.get("content")
+    content, media = block.get("content"), []
     if isinstance(content, list):
         texts = []
         for k, item in enumerate(content):
             kind = _kind(item, f"{where}.content[{k}]")
-            texts.append(_text(item, f"{where}.content[{k}]") if kind == "text" else f"[{kind}]")
+            if kind == "text":
+                texts.append(_text(item, f"{where}.content[{k}]"))
+            elif kind in ("image", "document"):
+                media.append(_part(item, f"{where}.content[{k}]"))
+                texts.append(f"[{kind} {len(media)}: attached in the next user message]")
+            else:
+                texts.append(f"[{kind}]")
         content = "\n".join(texts)
     elif content is None:
         content = ""
@@ -152,7 +169,7 @@ def _tool_result(block: dict, where: str) -> dict:
         raise BadRequest(f"Invalid '{where}.content': must be a string or an array of blocks.", param=where)
     if block.get("is_error"):
         content = "Error: " + content
-    return {"role": "tool", "tool_call_id": tool_call_id(block["tool_use_id"]), "content": content}
+    return {"role": "tool", "tool_call_id": tool_call_id(block["tool_use_id"]), "content": content}, media
 
 
 def _part(block: dict, where: str) -> dict:
@@ -215,12 +232,14 @@ def _tool_choice(choice) -> dict:
 
 
 def _kind(block, where: str) -> str:
+    """A content block's type (a block that is not an object with one is a bad request)."""
     if not isinstance(block, dict) or not isinstance(block.get("type"), str):
         raise BadRequest(f"Invalid '{where}': a content block must be an object with a 'type'.", param=where)
     return block["type"]
 
 
 def _text(block: dict, where: str) -> str:
+    """A text block's text."""
     if not isinstance(block.get("text"), str):
         raise BadRequest(f"Invalid '{where}': a text block needs a string 'text'.", param=where)
     return block["text"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from services.chat_call import ChatCall
 from services.errors import GatewayError
 from services.events import Conversation, Finish, Text, ToolCallDelta, Usage
@@ -9,12 +11,10 @@ from services.sse import KEEPALIVE_COMMENT
 
 
 class Renderer:
-    """Collects one answer's text, reasoning, tool calls, finish and usage; subclasses shape them for a client.
+    """Collects one answer's text, reasoning, tool calls, finish and usage; subclasses shape them for a client."""
 
-    `stream_event`, `keepalive`, `stream_end` and `stream_error` give the bytes of a streamed reply;
-    `whole` the object of a non-stream reply; `error_body` the dialect's error object.
-    """
-
+    # `stream_event`, `keepalive`, `stream_end` and `stream_error` give the bytes of a streamed reply; `whole`
+    # the object of a non-stream reply (`late_error` one that failed after its 200); `error_body` the error object.
     dialect = ""
 
     def __init__(self, call: ChatCall):
@@ -44,6 +44,13 @@ class Renderer:
     def calls(self) -> list[dict]:
         """The tool calls in the order the model made them."""
         return [self.tool_calls[i] for i in sorted(self.tool_calls)]
+
+    def call_complete(self, index: int) -> bool:
+        """Tell whether a call's arguments so far are a whole JSON object (no piece can follow one)."""
+        try:
+            return isinstance(json.loads(self.tool_calls[index]["function"]["arguments"]), dict)
+        except ValueError:
+            return False
 
     def record(self, event) -> None:
         """Take one internal event into the answer."""
@@ -91,3 +98,9 @@ class Renderer:
     def error_body(error: GatewayError) -> dict:
         """The dialect's error object (OpenAI's by default)."""
         return error.body()
+
+    def late_error(self, error: GatewayError, usage: Usage) -> dict:
+        """The non-stream body of an answer that failed after its 200 was committed (the error object by default)."""
+        # The SDKs of Chat and Messages parse a 200 as their answer object whatever it holds, so the error
+        # object leaves `choices`/`content` empty and its `error` readable: the best a 200 can say.
+        return self.error_body(error)

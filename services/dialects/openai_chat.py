@@ -99,6 +99,7 @@ class ChatRenderer(Renderer):
                 "usage": usage.as_openai(), "system_fingerprint": None}
 
     def _text_deltas(self, event: Text) -> list[dict]:
+        """The deltas of a text event: reasoning apart, or folded into the content for a fold model."""
         deltas = []
         if event.reasoning:
             if self.call.model.fold:
@@ -115,11 +116,13 @@ class ChatRenderer(Renderer):
         return deltas
 
     def _folded_text(self) -> str:
+        """The whole answer's content, with the reasoning folded in front for a fold model."""
         if self.call.model.fold and self.reasoning:
             return FOLD_OPEN + self.reasoning_text + FOLD_CLOSE + self.text
         return self.text
 
     def _finish_reason(self) -> str:
+        """The finish reason in the client's terms (legacy function calls say function_call)."""
         reason = self.finish_reason or "stop"
         if reason == "tool_calls" and self.call.legacy_functions:
             return "function_call"

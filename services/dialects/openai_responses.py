@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import copy
-import json
+import logging
 import time
-import uuid
 
 from services.chat_call import ChatCall
 from services.dialects.base import Renderer
+from services.dialects.responses_items import call_item, message_item, new_id, reasoning_item, usage_of
 from services.dialects.responses_request import to_call
 from services.errors import GatewayError, NotFound
 from services.events import Text, ToolCallDelta, Usage
+from services.sse import data_event
 from services.store import ResponseStore
+
+log = logging.getLogger("freeseek")
 
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def _id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex
-
-
-def usage_of(usage: Usage) -> dict:
-    """The Responses usage object."""
-    return {"input_tokens": usage.prompt_tokens, "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
-            "output_tokens": usage.completion_tokens,
-            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
-            "total_tokens": usage.prompt_tokens + usage.completion_tokens}
+def stored_key(caller: str, response_id: str) -> str:
+    """Where a caller's response is stored: another credential asking for the same id finds nothing."""
+    return f"{caller}:{response_id}"
 
 
 class ResponsesRenderer(Renderer):
@@ -34,15 +30,19 @@ class ResponsesRenderer(Renderer):
 
     dialect = "openai_responses"
 
-    def __init__(self, call: ChatCall, body: dict, conversation: list[dict], store: ResponseStore | None):
+    def __init__(self, call: ChatCall, body: dict, transcript: list[dict], store: ResponseStore | None,
+                 caller: str):
         super().__init__(call)
-        self.body, self.conversation, self.store = body, conversation, store
+        self.caller = caller   # whose response this is: only the same credential may continue it
+        # The messages a continuation replays; not `conversation`, which is the provider's (base.Renderer).
+        self.body, self.transcript, self.store = body, transcript, store
         self.created_at = int(time.time())
         self._sequence = 0
         self._started = False
         self._items: list[dict] = []            # the output items streamed so far
         self._open: int | None = None           # output index of the item receiving deltas
         self._call_items: dict[int, int] = {}   # tool call index -> output index
+        self._waiting: list[int] = []           # calls begun while another's item was open: sent whole later
 
     # ---- the response object -----------------------------------------------------------------------------
 
@@ -71,46 +71,41 @@ class ResponsesRenderer(Renderer):
 
     def whole(self, usage: Usage) -> dict:
         """The answer as one `response` object (stored for `previous_response_id` unless `store` is false)."""
+        self._save()
+        return self.response(self.status(), self._whole_output("completed"), usage)
+
+    def late_error(self, error: GatewayError, usage: Usage) -> dict:
+        """A `failed` response with its error and what was said before it: what a slow answer that failed sends."""
+        return self.response("failed", self._whole_output("incomplete"), usage, error)
+
+    def _whole_output(self, status: str) -> list[dict]:
+        """The output items of the whole answer: reasoning, the message, then the calls."""
         output = []
         if self.reasoning:
-            output.append(self._reasoning_item(_id("rs_"), self.reasoning_text))
+            output.append(reasoning_item(new_id("rs_"), self.reasoning_text))
         if self.content or not self.tool_calls:
-            output.append(self._message_item(_id("msg_"), self.text, "completed"))
-        output += [self._call_item(_id("fc_"), call, "completed") for call in self.calls()]
-        self._save()
-        return self.response(self.status(), output, usage)
+            output.append(message_item(new_id("msg_"), self.text, status))
+        return output + [call_item(new_id("fc_"), call, status) for call in self.calls()]
 
     def _save(self) -> None:
+        """Store the transcript and this answer for `previous_response_id`, unless `store` is false."""
         if self.store is None or self.body.get("store") is False:
             return
         turn: dict = {"role": "assistant", "content": self.text or (None if self.tool_calls else "")}
         if self.tool_calls:
             turn["tool_calls"] = self.calls()
-        self.store.put(self.call.id, {"messages": self.conversation + [turn]})
-
-    @staticmethod
-    def _reasoning_item(item_id: str, text: str) -> dict:
-        return {"type": "reasoning", "id": item_id, "summary": [{"type": "summary_text", "text": text}]}
-
-    @staticmethod
-    def _message_item(item_id: str, text: str | None, status: str) -> dict:
-        content = [] if text is None else [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-        return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
-
-    @staticmethod
-    def _call_item(item_id: str, call: dict, status: str) -> dict:
-        return {"type": "function_call", "id": item_id, "call_id": call["id"], "name": call["function"]["name"],
-                "arguments": call["function"]["arguments"], "status": status}
+        self.store.put(stored_key(self.caller, self.call.id), {"messages": self.transcript + [turn]})
 
     # ---- stream ------------------------------------------------------------------------------------------
 
     def _event(self, event_type: str, **fields) -> bytes:
+        """One Responses event, numbered in the order it is sent."""
         data = {"type": event_type, "sequence_number": self._sequence, **fields}
         self._sequence += 1
-        return (f"event: {event_type}\ndata: ".encode() + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-                .encode() + b"\n\n")
+        return data_event(data, event_type)
 
     def _start(self) -> bytes:
+        """`response.created` and `response.in_progress`, once."""
         if self._started:
             return b""
         self._started = True
@@ -136,29 +131,51 @@ class ResponsesRenderer(Renderer):
 
     def stream_end(self, usage: Usage) -> bytes:
         """Close the open item, then `response.completed` (or `response.incomplete`) with the whole response."""
-        out = self._start() + self._close()
+        out = self._start() + self._flush()
         status = self.status()
         self._save()
         return out + self._event(f"response.{status}", response=self.response(status, self._items, usage))
 
     def stream_error(self, error: GatewayError) -> bytes:
-        """An `error` event, then `response.failed`."""
-        return (self._start() + self._event("error", code=error.code, message=error.message, param=error.param) +
-                self._event("response.failed", response=self.response("failed", self._items, error=error)))
+        """An `error` event, then `response.failed` (a bare one if the full response cannot be built)."""
+        try:
+            return (self._start() + self._event("error", code=error.code, message=error.message,
+                                                 param=error.param) +
+                    self._event("response.failed", response=self.response("failed", self._settled(), error=error)))
+        except Exception:  # a bug of ours must not leave the client a stream without its terminal event
+            log.exception("request %s: the failed response could not be built", self.call.id)
+            failed = {"id": self.call.id, "object": "response", "created_at": self.created_at, "status": "failed",
+                      "output": [], "error": {"code": error.code or "server_error", "message": error.message}}
+            return (self._event("error", code=error.code, message=error.message, param=error.param) +
+                    self._event("response.failed", response=failed))
+
+    def _settled(self) -> list[dict]:
+        """The output so far in its final form, for a response that failed: the open item and waiting calls too."""
+        items = []
+        for item in self._items:
+            if item["type"] == "reasoning" and "_text" in item:
+                item = reasoning_item(item["id"], item["_text"])
+            elif item["type"] == "message" and "_text" in item:
+                item = message_item(item["id"], item["_text"], "incomplete")
+            elif item["type"] == "function_call" and item["status"] == "in_progress":
+                item = {**item, "status": "incomplete"}
+            items.append(item)
+        return items + [call_item(new_id("fc_"), self.tool_calls[i], "incomplete") for i in self._waiting]
 
     def _delta(self, kind: str, text: str) -> bytes:
+        """Send text to the open reasoning or message item, opening one when the kind changes."""
         out = b""
         if self._open is None or self._items[self._open]["type"] != kind:
-            out += self._close()
+            out += self._flush()
             self._open = len(self._items)
             if kind == "reasoning":
-                item = {"type": "reasoning", "id": _id("rs_"), "summary": []}
+                item = {"type": "reasoning", "id": new_id("rs_"), "summary": []}
                 out += self._event("response.output_item.added", output_index=self._open, item=item)
                 out += self._event("response.reasoning_summary_part.added", item_id=item["id"],
                                    output_index=self._open, summary_index=0, part={"type": "summary_text", "text": ""})
-                item["_text"] = ""
+                item = {**item, "_text": ""}
             else:
-                item = self._message_item(_id("msg_"), None, "in_progress")
+                item = message_item(new_id("msg_"), None, "in_progress")
                 out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
                 out += self._event("response.content_part.added", item_id=item["id"], output_index=self._open,
                                    content_index=0, part={"type": "output_text", "text": "", "annotations": []})
@@ -173,20 +190,48 @@ class ResponsesRenderer(Renderer):
                                  content_index=0, delta=text, logprobs=[])
 
     def _call_piece(self, event: ToolCallDelta) -> bytes:
-        out = b""
-        if event.starts_call or event.index not in self._call_items:
-            out += self._close()
-            self._open = self._call_items[event.index] = len(self._items)
-            item = self._call_item(_id("fc_"), self.tool_calls[event.index], "in_progress")
-            item["arguments"] = ""
-            self._items.append(item)
-            out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
-        index = self._call_items[event.index]
-        item = self._items[index]
-        if event.arguments:
-            item["arguments"] += event.arguments
-            out += self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
-                               delta=event.arguments)
+        """Stream a piece of a call into its open item, or hold it while another call's item is open."""
+        # Upstreams may interleave parallel calls (0 starts, 1 starts, 0's arguments, 1's): one item at a time
+        # is open, so a call begun while another is incomplete waits, whole in `tool_calls`, for its turn.
+        index, out = event.index, b""
+        if index in self._call_items:
+            if self._open == self._call_items[index] and event.arguments:
+                out += self._arguments_delta(event.arguments)
+        elif index not in self._waiting:
+            if self._open_call() is not None and not self.call_complete(self._open_call()):
+                self._waiting.append(index)
+            else:
+                out += self._open_item_of(index)
+        while self._waiting and self._open_call() is not None and self.call_complete(self._open_call()):
+            out += self._open_item_of(self._waiting.pop(0))
+        return out
+
+    def _open_call(self) -> int | None:
+        """The call whose item is open, if one is."""
+        return next((i for i, item in self._call_items.items() if item == self._open), None)
+
+    def _open_item_of(self, index: int) -> bytes:
+        """Open a call's `function_call` item with the arguments it has so far."""
+        out = self._close()
+        self._open = self._call_items[index] = len(self._items)
+        item = {**call_item(new_id("fc_"), self.tool_calls[index], "in_progress"), "arguments": ""}
+        self._items.append(item)
+        out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
+        arguments = self.tool_calls[index]["function"]["arguments"]
+        return out + (self._arguments_delta(arguments) if arguments else b"")
+
+    def _arguments_delta(self, text: str) -> bytes:
+        """A piece of the open call's arguments."""
+        item = self._items[self._open]
+        item["arguments"] += text
+        return self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=self._open,
+                           delta=text)
+
+    def _flush(self) -> bytes:
+        """Close the open item, then send each waiting call as a whole item, in order."""
+        out = self._close()
+        while self._waiting:
+            out += self._open_item_of(self._waiting.pop(0)) + self._close()
         return out
 
     def _close(self) -> bytes:
@@ -196,17 +241,17 @@ class ResponsesRenderer(Renderer):
         index, item = self._open, self._items[self._open]
         self._open = None
         if item["type"] == "reasoning":
-            text = item.pop("_text")
+            text = item["_text"]
             part = {"type": "summary_text", "text": text}
-            self._items[index] = self._reasoning_item(item["id"], text)
+            self._items[index] = reasoning_item(item["id"], text)
             return (self._event("response.reasoning_summary_text.done", item_id=item["id"], output_index=index,
                                 summary_index=0, text=text) +
                     self._event("response.reasoning_summary_part.done", item_id=item["id"], output_index=index,
                                 summary_index=0, part=part) +
                     self._event("response.output_item.done", output_index=index, item=self._items[index]))
         if item["type"] == "message":
-            text = item.pop("_text")
-            self._items[index] = final = self._message_item(item["id"], text, "completed")
+            text = item["_text"]
+            self._items[index] = final = message_item(item["id"], text, "completed")
             return (self._event("response.output_text.done", item_id=item["id"], output_index=index,
                                 content_index=0, text=text, logprobs=[]) +
                     self._event("response.content_part.done", item_id=item["id"], output_index=index,
@@ -224,16 +269,16 @@ class OpenAIResponses:
     def __init__(self, store: ResponseStore):
         self.store = store
 
-    def prepare(self, body: dict) -> tuple[ChatCall, ResponsesRenderer]:
+    def prepare(self, body: dict, caller: str) -> tuple[ChatCall, ResponsesRenderer]:
         """Read a validated Responses body as the internal call, with the renderer that answers it."""
         history: list[dict] = []
         previous = body.get("previous_response_id")
         if previous:
-            stored = self.store.get(previous)
+            stored = self.store.get(stored_key(caller, previous))
             if stored is None:
                 raise NotFound(f"Previous response with id '{previous}' not found (stored responses are kept "
                                "for FREESEEK_RESPONSE_STORE_SECONDS).", param="previous_response_id",
                                code="previous_response_not_found")
             history = copy.deepcopy(stored["messages"])
-        call, conversation = to_call(body, history)
-        return call, ResponsesRenderer(call, body, conversation, self.store)
+        call, transcript = to_call(body, history)
+        return call, ResponsesRenderer(call, body, transcript, self.store, caller)

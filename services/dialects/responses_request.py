@@ -7,6 +7,7 @@ import uuid
 
 from services.chat_call import ChatCall
 from services.errors import BadRequest
+from services.tools.history import orphan_result
 
 _TEXT_PARTS = ("input_text", "output_text", "text", "summary_text")
 
@@ -38,12 +39,15 @@ def input_messages(body: dict) -> list[dict]:
 
 
 def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
-    """Build the internal call and the conversation to store (the call without its `instructions`)."""
-    conversation = history + input_messages(body)
-    if not any(m["role"] in ("user", "tool") for m in conversation):
+    """Build the internal call and the transcript to store (the call without its `instructions`)."""
+    transcript = history + input_messages(body)
+    orphan = orphan_result(transcript)
+    if orphan is not None:
+        raise BadRequest(f"No tool call found for function call output with call_id {orphan}.", param="input")
+    if not any(m["role"] in ("user", "tool") for m in transcript):
         raise BadRequest("Invalid 'input': it holds no user message.", param="input")
     instructions = body.get("instructions")
-    messages = ([{"role": "system", "content": instructions}] if instructions else []) + conversation
+    messages = ([{"role": "system", "content": instructions}] if instructions else []) + transcript
     chat: dict = {"model": body["model"], "messages": messages, "stream": bool(body.get("stream"))}
     for ours, theirs in (("max_tokens", "max_output_tokens"), ("temperature", "temperature"), ("top_p", "top_p"),
                          ("parallel_tool_calls", "parallel_tool_calls")):
@@ -59,23 +63,29 @@ def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
         chat["response_format"] = {"type": "json_object"}
     call = ChatCall.from_body(chat)
     call.id = "resp_" + uuid.uuid4().hex
-    return call, conversation
+    return call, transcript
 
 
-def function_tools(tools: list) -> list[dict]:
+def function_tools(tools: list, where: str = "tools") -> list[dict]:
     """Function tools in OpenAI's chat form; namespaces flattened; built-in tools (web search...) not ours."""
     out = []
     for i, tool in enumerate(tools):
+        at = f"{where}[{i}]"
+        if not isinstance(tool, dict):
+            raise BadRequest(f"Invalid '{at}': a tool must be an object.", param=at)
         kind = tool.get("type")
         if kind == "namespace":
-            out += function_tools(tool.get("tools") or [])
+            inner = tool.get("tools")
+            if inner is not None and not isinstance(inner, list):
+                raise BadRequest(f"Invalid '{at}.tools': must be an array of tools.", param=f"{at}.tools")
+            out += function_tools(inner or [], f"{at}.tools")
         elif kind == "function":
             if not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise BadRequest(f"Invalid 'tools[{i}]': a function tool needs a 'name'.", param=f"tools[{i}]")
+                raise BadRequest(f"Invalid '{at}': a function tool needs a 'name'.", param=at)
             parameters = tool.get("parameters")
             if parameters is not None and not isinstance(parameters, dict):
-                raise BadRequest(f"Invalid 'tools[{i}].parameters': must be a JSON Schema object.",
-                                 param=f"tools[{i}].parameters")
+                raise BadRequest(f"Invalid '{at}.parameters': must be a JSON Schema object.",
+                                 param=f"{at}.parameters")
             out.append({"type": "function", "function": {"name": tool["name"],
                                                          "description": tool.get("description") or "",
                                                          "parameters": parameters or {"type": "object",
@@ -84,6 +94,7 @@ def function_tools(tools: list) -> list[dict]:
 
 
 def _tool_choice(choice):
+    """A Responses `tool_choice` in chat's terms (None for a built-in tool's)."""
     if choice in ("auto", "none", "required"):
         return choice
     if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
@@ -92,6 +103,7 @@ def _tool_choice(choice):
 
 
 def _message(item: dict, where: str) -> dict:
+    """A message item as an OpenAI chat message (developer and system turns are system messages)."""
     role = item.get("role")
     if role not in ("user", "assistant", "system", "developer"):
         raise BadRequest(f"Invalid '{where}.role': must be user, assistant, system or developer.", param=where)

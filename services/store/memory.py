@@ -31,6 +31,7 @@ class MemoryStore:
             return entry[1] if entry else None
 
     def _evict(self) -> None:
+        """Drop expired values, then the oldest past the limit."""
         now = self.clock()
         # Insertion order is expiry order (every value lives as long), so expired ones are at the front.
         while self._items and (len(self._items) > self.limit or next(iter(self._items.values()))[0] <= now):

@@ -99,12 +99,13 @@ class RedisConversations:
         return [Session(found[i], token_from(json.loads(found[i + 1])), 0.0) for i in range(0, len(found), 2)]
 
     def tracked(self) -> int:
-        """How many sessions are tracked by every worker (at least 1 while Redis cannot say, so the
-        janitor keeps going)."""
+        """How many sessions are tracked by every worker (at least 1 while Redis cannot say)."""
+        # 1, not 0, when Redis cannot say: the janitor keeps going.
         count = 1
         with best_effort("count tracked sessions"):
             count = int(self.client.zcard(self._schedule))
         return count
 
     def _session_key(self, session_id: str) -> str:
+        """The key of one session's record."""
         return self.prefix + "session:" + session_id

@@ -127,12 +127,15 @@ class RedisLeases:
         return count
 
     def _leases_key(self, ref: str) -> str:
+        """The key of one token's leases."""
         return self.prefix + "leases:" + ref
 
     def _now_ms(self) -> int:
+        """Wall-clock milliseconds, the same on every host."""
         return int(time.time() * 1000)
 
     def _start_renewer(self) -> None:
+        """Start the thread that renews this process's leases, once."""
         with self._lock:
             if self._renewer is None or not self._renewer.is_alive():
                 self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)

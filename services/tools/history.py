@@ -10,12 +10,10 @@ from services.tools.markup import render_calls
 
 
 def plain_messages(messages: list[dict], recall: Callable[[list[str]], str | None]) -> list[dict]:
-    """The conversation with tool calls written as markup and tool results as <tool_result> blocks.
-
-    An assistant turn whose calls the gateway parsed itself gets back the exact text the model wrote
-    (`recall` by call ids), so that its fingerprint matches the answer the web chat remembered. Results
-    and the user text after them become one user turn: a continuation sends just that turn.
-    """
+    """The conversation with tool calls written as markup and tool results as <tool_result> blocks."""
+    # An assistant turn whose calls the gateway parsed itself gets back the exact text the model wrote
+    # (`recall` by call ids), so that its fingerprint matches the answer the web chat remembered. Results
+    # and the user text after them become one user turn: a continuation sends just that turn.
     out: list[dict] = []
     names: dict = {}
     made = set()   # ids of the user turns this function assembled (they may take more results)
@@ -44,9 +42,19 @@ def plain_messages(messages: list[dict], recall: Callable[[list[str]], str | Non
     return out
 
 
+def orphan_result(messages: list[dict]) -> str | None:
+    """The call id of the first tool result that no earlier assistant turn called, if any."""
+    called: set = set()
+    for message in messages:
+        if message.get("role") == "assistant":
+            called.update(c.get("id") for c in message.get("tool_calls") or [] if isinstance(c, dict))
+        elif message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            return message.get("tool_call_id")
+    return None
+
+
 def with_block(messages: list[dict], block: str, at_start: bool) -> list[dict]:
-    """Put the tool block first in the prompt (a new session) or first in the last user turn (a session
-    that continues and has not seen these tools)."""
+    """Put the tool block first in the prompt (a new session) or in the last user turn (a continued one)."""
     if at_start:
         return [{"role": "system", "content": block}] + messages
     last = messages[-1]
@@ -73,6 +81,7 @@ def _add_to_user_turn(out: list[dict], made: set, content) -> None:
 
 
 def _parts(content) -> list:
+    """A message's content as a list of parts."""
     if isinstance(content, list):
         return content
     return [{"type": "text", "text": content or ""}]

@@ -63,3 +63,17 @@ def test_the_store_forgets_after_its_time_and_past_its_count():
     assert store.get("a") is None and store.get("b") == {"n": 2}
     now[0] = 10.5
     assert store.get("b") is None and store.get("c") is None
+
+
+def test_a_tool_results_image_moves_into_a_user_turn_after_the_results():
+    call = to_call({"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "shot", "input": {}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+                {"type": "text", "text": "done"},
+                {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}]},
+            {"type": "text", "text": "what do you see?"}]}]}, MAP)
+    assert call.messages[1:] == [
+        {"role": "tool", "tool_call_id": "call_1", "content": "done\n[image 1: attached in the next user message]"},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}},
+                                     {"type": "text", "text": "what do you see?"}]}]
