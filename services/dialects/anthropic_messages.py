@@ -49,7 +49,6 @@ class MessagesRenderer(Renderer):
         self._blocks: list[str] = []           # the kind of each block opened so far
         self._open: int | None = None          # the index of the block receiving deltas
         self._call_blocks: dict[int, int] = {}  # tool call index -> block index
-        self._waiting: list[int] = []          # calls begun while another's block was open: sent whole later
 
     # ---- stream ------------------------------------------------------------------------------------------
 
@@ -123,26 +122,14 @@ class MessagesRenderer(Renderer):
     def _flush(self) -> bytes:
         """Close the open block, then send each waiting call as a whole block, in order."""
         out = self._close()
-        while self._waiting:
-            out += b"".join(self._open_call(self._waiting.pop(0))) + self._close()
+        while self.waiting_calls:
+            out += b"".join(self._open_call(self.waiting_calls.pop(0))) + self._close()
         return out
 
     def _tool_piece(self, event: ToolCallDelta) -> list[bytes]:
         """Stream a piece of a call into its open block, or hold it while another call's block is open."""
-        # Upstreams may interleave parallel calls (0 starts, 1 starts, 0's arguments, 1's): one block at a time
-        # is open, so a call begun while another is incomplete waits, whole in `tool_calls`, for its turn.
-        index, out = event.index, []
-        if index in self._call_blocks:
-            if self._open == self._call_blocks[index] and event.arguments:
-                out.append(self._json_delta(event.arguments))
-        elif index not in self._waiting:
-            if self._open_call_index() is not None and not self.call_complete(self._open_call_index()):
-                self._waiting.append(index)
-            else:
-                out += self._open_call(index)
-        while self._waiting and self._open_call_index() is not None and self.call_complete(self._open_call_index()):
-            out += self._open_call(self._waiting.pop(0))
-        return out
+        return self.ordered_call_piece(event, self._call_blocks, self._open_call_index, self._open_call,
+                                       lambda arguments: [self._json_delta(arguments)])
 
     def _open_call_index(self) -> int | None:
         """The call whose block is open, if one is."""

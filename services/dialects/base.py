@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable, Container
 
 from services.chat_call import ChatCall
 from services.errors import GatewayError
@@ -25,6 +26,7 @@ class Renderer:
         self.finish_reason: str | None = None
         self.upstream_usage: Usage | None = None
         self.conversation: Conversation | None = None
+        self.waiting_calls: list[int] = []     # calls begun while another's block was open: sent whole later
 
     @property
     def text(self) -> str:
@@ -51,6 +53,25 @@ class Renderer:
             return isinstance(json.loads(self.tool_calls[index]["function"]["arguments"]), dict)
         except ValueError:
             return False
+
+    def ordered_call_piece(self, event: ToolCallDelta, started: Container[int], open_call: Callable[[], int | None],
+                           open_block: Callable[[int], list[bytes]], piece: Callable[[str], list[bytes]]) -> list[bytes]:
+        """Stream one call delta so that one call's block is open at a time, in the order the calls began."""
+        # Upstreams may interleave parallel calls (0 starts, 1 starts, 0's arguments, 1's): a call begun while
+        # another is incomplete waits, whole in `tool_calls`, for its turn. The dialect says how a block opens.
+        index, out = event.index, []
+        if index in started:
+            if open_call() == index and event.arguments:
+                out += piece(event.arguments)
+        elif index not in self.waiting_calls:
+            current = open_call()
+            if current is not None and not self.call_complete(current):
+                self.waiting_calls.append(index)
+            else:
+                out += open_block(index)
+        while self.waiting_calls and open_call() is not None and self.call_complete(open_call()):
+            out += open_block(self.waiting_calls.pop(0))
+        return out
 
     def record(self, event) -> None:
         """Take one internal event into the answer."""

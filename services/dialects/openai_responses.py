@@ -42,7 +42,6 @@ class ResponsesRenderer(Renderer):
         self._items: list[dict] = []            # the output items streamed so far
         self._open: int | None = None           # output index of the item receiving deltas
         self._call_items: dict[int, int] = {}   # tool call index -> output index
-        self._waiting: list[int] = []           # calls begun while another's item was open: sent whole later
 
     # ---- the response object -----------------------------------------------------------------------------
 
@@ -160,7 +159,7 @@ class ResponsesRenderer(Renderer):
             elif item["type"] == "function_call" and item["status"] == "in_progress":
                 item = {**item, "status": "incomplete"}
             items.append(item)
-        return items + [call_item(new_id("fc_"), self.tool_calls[i], "incomplete") for i in self._waiting]
+        return items + [call_item(new_id("fc_"), self.tool_calls[i], "incomplete") for i in self.waiting_calls]
 
     def _delta(self, kind: str, text: str) -> bytes:
         """Send text to the open reasoning or message item, opening one when the kind changes."""
@@ -191,20 +190,9 @@ class ResponsesRenderer(Renderer):
 
     def _call_piece(self, event: ToolCallDelta) -> bytes:
         """Stream a piece of a call into its open item, or hold it while another call's item is open."""
-        # Upstreams may interleave parallel calls (0 starts, 1 starts, 0's arguments, 1's): one item at a time
-        # is open, so a call begun while another is incomplete waits, whole in `tool_calls`, for its turn.
-        index, out = event.index, b""
-        if index in self._call_items:
-            if self._open == self._call_items[index] and event.arguments:
-                out += self._arguments_delta(event.arguments)
-        elif index not in self._waiting:
-            if self._open_call() is not None and not self.call_complete(self._open_call()):
-                self._waiting.append(index)
-            else:
-                out += self._open_item_of(index)
-        while self._waiting and self._open_call() is not None and self.call_complete(self._open_call()):
-            out += self._open_item_of(self._waiting.pop(0))
-        return out
+        return b"".join(self.ordered_call_piece(event, self._call_items, self._open_call,
+                                                lambda index: [self._open_item_of(index)],
+                                                lambda arguments: [self._arguments_delta(arguments)]))
 
     def _open_call(self) -> int | None:
         """The call whose item is open, if one is."""
@@ -230,8 +218,8 @@ class ResponsesRenderer(Renderer):
     def _flush(self) -> bytes:
         """Close the open item, then send each waiting call as a whole item, in order."""
         out = self._close()
-        while self._waiting:
-            out += self._open_item_of(self._waiting.pop(0)) + self._close()
+        while self.waiting_calls:
+            out += self._open_item_of(self.waiting_calls.pop(0)) + self._close()
         return out
 
     def _close(self) -> bytes:
