@@ -21,7 +21,6 @@ from services.providers.openai_compatible import OpenAICompatible
 from services.providers.registry import Provider, Registry
 from services.relay import Relay
 from services.settings import Settings
-from services.store.memory import MemoryStore
 from services.store.state import SharedState
 from services.token_check import TokenChecker
 from services.tools.emulation import ToolEmulation
@@ -79,9 +78,8 @@ class Gateway:
         self.completions = Completions(settings, self.registry, self.relay, self.counter, self.metrics)
         # The dialects besides OpenAI Chat (whose body already is the internal call).
         self.anthropic = AnthropicMessages(settings.claude_model_map, self.counter)
-        stored = self.state.responses(settings.response_store_seconds) or MemoryStore(
-            settings.response_store_seconds, settings.response_store_max)
-        self.responses = OpenAIResponses(stored)
+        self.responses = OpenAIResponses(self.state.responses(settings.response_store_seconds,
+                                                              settings.response_store_max))
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
 
     def watch_shutdown(self, alive: Callable[[], bool], grace: float) -> None:

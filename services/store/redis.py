@@ -76,10 +76,6 @@ class RedisValues:
         return json.loads(raw) if raw is not None else None
 
 
-class RedisResponses(RedisValues):
-    """Stored responses for `previous_response_id`, seen by every worker."""
-
-
 class RedisHealth:
     """Token health seen by every worker (times are wall-clock seconds, the same on every host)."""
 

@@ -10,6 +10,7 @@ from services.credentials import Token
 from services.pool import MemoryHealthStore, TokenPool
 from services.providers.deepseek_web.conversations import Conversations
 from services.settings import Settings
+from services.store.memory import MemoryStore
 from services.tools.emulation import Recollection
 
 log = logging.getLogger("freeseek")
@@ -55,12 +56,12 @@ class SharedState:
         return Recollection(RedisValues(self.client, prefix + "answer:", seconds),
                             RedisValues(self.client, prefix + "session:", seconds))
 
-    def responses(self, seconds: float):
-        """Stored responses for `previous_response_id` on Redis (None: the caller keeps its memory store)."""
+    def responses(self, seconds: float, limit: int):
+        """Stored responses for `previous_response_id`, kept `seconds` (and at most `limit` in memory)."""
         if not self.shared:
-            return None
-        from services.store.redis import RedisResponses
-        return RedisResponses(self.client, "freeseek:responses:", seconds)
+            return MemoryStore(seconds, limit)
+        from services.store.redis import RedisValues
+        return RedisValues(self.client, "freeseek:responses:", seconds)
 
 
 def open_state(settings: Settings) -> SharedState:

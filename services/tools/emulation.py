@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import hashlib
 from dataclasses import replace
 from typing import Iterator
@@ -10,11 +12,12 @@ from services.chat_call import ChatCall
 from services.credentials import Token
 from services.events import Conversation, Finish, Text
 from services.store import ResponseStore
-from services.store.local import LocalValues
+from services.store.memory import MemoryStore
 from services.tools.history import plain_messages, with_block
 from services.tools.prompt import tool_block
 from services.tools.sieve import ToolSieve
 
+MEMORY_LIMIT = 10000   # call ids and sessions remembered per worker when nothing is shared
 TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
 
 
@@ -23,8 +26,9 @@ class Recollection:
     (in this worker's memory by default, or in a store every worker shares)."""
 
     def __init__(self, answers: ResponseStore | None = None, sessions: ResponseStore | None = None):
-        self._answers = answers if answers is not None else LocalValues()
-        self._sessions = sessions if sessions is not None else LocalValues()
+        # In memory the rounds are bounded by count alone: they matter for as long as their session lives.
+        self._answers = answers if answers is not None else MemoryStore(math.inf, MEMORY_LIMIT)
+        self._sessions = sessions if sessions is not None else MemoryStore(math.inf, MEMORY_LIMIT)
 
     def remember_answer(self, call_ids: list[str], text: str) -> None:
         """Record the text the model wrote for the calls that were parsed out of it."""
