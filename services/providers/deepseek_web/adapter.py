@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import requests
 
-from services import abortable
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import Forbidden, Unauthorized
 from services.prompt import flatten, message_text
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.answer import WebStream
+from services.providers.deepseek_web.background import Background
 from services.providers.deepseek_web.calls import WebCalls, until_text
 from services.providers.deepseek_web.conversations import Conversations
 from services.providers.deepseek_web.files import Attachment, LinkFetcher, collect, upload_all
@@ -40,29 +40,6 @@ class Plan:
     def continues(self) -> bool:
         """Whether the answer continues an upstream session that already holds the history."""
         return self.parent_id is not None
-
-
-class _Background:
-    """Run a call in a thread (a greenlet under gevent) and collect its result or error later."""
-
-    def __init__(self, fn, *args):
-        self._result, self._error = None, None
-        # Bound to the attempt's abort scope: its upstream calls are shut when the attempt is aborted.
-        self._thread = threading.Thread(target=abortable.bind(self._run), args=(fn, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn, args) -> None:
-        try:
-            self._result = fn(*args)
-        except Exception as exc:  # re-raised by result()
-            self._error = exc
-
-    def result(self):
-        """Wait for the call; return its result or raise its error."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
 
 
 class WebChat:
@@ -124,8 +101,8 @@ class WebChat:
         if getattr(self.conversations, "shared", False):
             self._start_janitor()  # sessions of a worker that died are deleted by whichever is alive
         cancel = threading.Event()
-        session = _Background(self._new_session, token) if plan.session_id is None else None
-        uploads = _Background(upload_all, self.calls, token, attachments, call.model.reasoning,
+        session = Background(self._new_session, token) if plan.session_id is None else None
+        uploads = Background(upload_all, self.calls, token, attachments, call.model.reasoning,
                               self.settings.web_upload_timeout, cancel) if attachments else None
         try:
             pow_header = self.calls.pow_header(token, p.COMPLETION)

@@ -16,10 +16,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from services import abortable
 from services.credentials import Token
 from services.errors import BadRequest, PayloadTooLarge, Unprocessable, UpstreamTimeout
 from services.providers.deepseek_web import protocol as p
+from services.providers.deepseek_web.background import Background, results
 from services.providers.deepseek_web.calls import WebCalls
 from services.providers.http_body import READ_ERRORS
 from services.settings import Settings
@@ -201,33 +201,21 @@ def collect(messages: list[dict], settings: Settings, fetcher: LinkFetcher) -> l
 def upload_all(calls: WebCalls, token: Token, attachments: list[Attachment], thinking: bool,
                timeout: float, cancel: threading.Event) -> list[str]:
     """Upload the attachments in parallel on the token's account and wait until the web chat has read them."""
-    ids: list[str | None] = [None] * len(attachments)
-    errors: list[Exception] = []
-
-    def upload(i: int, attachment: Attachment) -> None:
+    def upload(attachment: Attachment) -> str | None:
         if cancel.is_set():
-            return
-        try:
-            def send(pow_header: str):
-                return calls.call(token, "POST", p.UPLOAD_FILE,
-                                  files={"file": (attachment.name, attachment.data, attachment.mimetype)},
-                                  headers={p.POW_HEADER: pow_header, p.FILE_SIZE_HEADER: str(len(attachment.data)),
-                                           p.THINKING_HEADER: "1" if thinking else "0"})
-            data = calls.with_pow(token, p.UPLOAD_FILE, send) or {}
-            if not isinstance(data, dict) or not data.get("id"):
-                raise Unprocessable(f"The web chat did not accept the file '{attachment.name}'.", param="messages")
-            ids[i] = str(data["id"])
-        except Exception as exc:  # reported once every upload has ended
-            errors.append(exc)
+            return None
 
-    workers = [threading.Thread(target=abortable.bind(upload), args=(i, a), daemon=True)
-               for i, a in enumerate(attachments)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise errors[0]
+        def send(pow_header: str):
+            return calls.call(token, "POST", p.UPLOAD_FILE,
+                              files={"file": (attachment.name, attachment.data, attachment.mimetype)},
+                              headers={p.POW_HEADER: pow_header, p.FILE_SIZE_HEADER: str(len(attachment.data)),
+                                       p.THINKING_HEADER: "1" if thinking else "0"})
+        data = calls.with_pow(token, p.UPLOAD_FILE, send) or {}
+        if not isinstance(data, dict) or not data.get("id"):
+            raise Unprocessable(f"The web chat did not accept the file '{attachment.name}'.", param="messages")
+        return str(data["id"])
+
+    ids = results([Background(upload, attachment) for attachment in attachments])
     _wait_ready(calls, token, [i for i in ids if i], {i: a.name for i, a in zip(ids, attachments)}, timeout, cancel)
     return [i for i in ids if i]
 
