@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from services.credentials import Token, parse_tokens, presented
 from services.dialects.base import Renderer
 from services.errors import BadRequest, ClientGone, GatewayError, Unauthorized
 from services.events import Usage
+from services.json_codec import dumps
 from services.metrics import Metrics
 from services.providers.registry import Registry
 from services.relay import HEARTBEAT, Relay, RelayRun
@@ -34,11 +34,6 @@ class Reply:
     body: bytes | Iterator[bytes]
     mimetype: str = "application/json"
     headers: dict = field(default_factory=dict)
-
-
-def dumps(obj: dict) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Completions:

@@ -15,6 +15,7 @@ from services.credentials import Token
 from services.errors import ClientGone, GatewayError, UpstreamTimeout
 from services.events import HeldContent, KeepAlive, Text, ToolCallDelta
 from services.failover import most_telling
+from services.offload import start_background
 from services.pool import TokenPool
 from services.providers.failures import failure
 from services.settings import Settings
@@ -23,6 +24,10 @@ log = logging.getLogger("freeseek")
 
 HEARTBEAT = object()   # yielded by RelayRun.events() when a keep-alive is due
 _END = object()
+# Where the run's steps are carried on (see RelayRun): handed to the request's own greenlet once an answer
+# can be read there, and back to a producer for the phases that block without waking (leasing, opening).
+_TO_REQUEST, _TO_PRODUCER = object(), object()
+_SILENCE = object()    # an inline read woke with nothing new: time to look at deadlines and keep-alives
 # Deadlines and the client's connection are checked after this much silence (deadlines at least this often
 # while events flow): a client gone quiet is noticed within 2 s, and a flowing stream costs no wake-ups.
 CHECK_SECONDS = 1.0
@@ -85,12 +90,15 @@ class Relay:
         """Begin working on a call in the background; read its events from the returned run."""
         run = RelayRun(self, call, tokens)
         self.runs.add(run)
-        threading.Thread(target=run._produce, name=f"relay-{call.id}", daemon=True).start()
+        run._hand_to_producer()
         return run
 
 
 class RelayRun:
-    """A call in flight: a producer thread (a greenlet under gevent) feeds a queue the HTTP side reads."""
+    """A call in flight, as one generator of steps (`_steps`). A producer thread (a greenlet under gevent)
+    carries them while they block without waking (leasing a token, opening the answer) and feeds a queue
+    the HTTP side reads; once an answer can be read with wake-ups, the HTTP side carries the steps itself,
+    so a long stream holds one greenlet, not two, and each event skips the queue."""
 
     def __init__(self, relay: Relay, call: ChatCall, tokens: list[Token]):
         self.relay, self.call, self.tokens = relay, call, tokens
@@ -104,37 +112,68 @@ class RelayRun:
         self._attempt: Attempt | None = None
         self._cancelled = threading.Event()
         self._content_started = False
+        self._steps_gen = self._steps()
+        self._inline = False           # the steps' own knowledge that the HTTP side carries them now
+        self._last_check = self._next_beat = 0.0
 
     # ---- the HTTP side -------------------------------------------------------------------------------
 
     def events(self, client_gone: Callable[[], bool] = lambda: False) -> Iterator:
         """Yield the answer's events and HEARTBEAT when a keep-alive is due; raise the run's final error."""
         s = self.settings
-        last_check = time.monotonic()
-        next_beat = last_check + s.first_heartbeat
-        while True:
-            wait = max(0.0, min(next_beat, last_check + CHECK_SECONDS) - time.monotonic())
-            try:
-                item = self._queue.get(timeout=wait)
-            except queue.Empty:
-                item = None
-            now = time.monotonic()
-            if now - last_check >= CHECK_SECONDS:
-                last_check = now
-                self._enforce_deadlines(now)
-                if item is None and client_gone():  # while output flows, a failed write tells us instead
-                    raise ClientGone()
-            if item is None:
-                if now >= next_beat:
-                    next_beat = now + s.heartbeat
-                    yield HEARTBEAT
-                continue
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            next_beat = now + s.heartbeat
-            yield item
+        self._last_check = time.monotonic()
+        self._next_beat = self._last_check + s.first_heartbeat
+        inline = False   # told by the steps' markers only: the producer may still be running them
+        try:
+            while True:
+                if inline:
+                    item = next(self._steps_gen, _END)
+                else:
+                    try:
+                        item = self._queue.get(timeout=self._idle())
+                    except queue.Empty:
+                        item = _SILENCE
+                if item is _TO_REQUEST:
+                    inline = True
+                    continue
+                if item is _TO_PRODUCER:
+                    inline = False
+                    self._hand_to_producer()
+                    continue
+                now = time.monotonic()
+                if now - self._last_check >= CHECK_SECONDS:
+                    self._last_check = now
+                    self._enforce_deadlines(now)
+                    # While output flows, a failed write tells us the client left instead.
+                    if item is _SILENCE and client_gone():
+                        raise ClientGone()
+                if item is _SILENCE:
+                    if now >= self._next_beat:
+                        self._next_beat = now + s.heartbeat
+                        yield HEARTBEAT
+                    continue
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.error
+                self._next_beat = now + s.heartbeat
+                yield item
+        finally:
+            if inline:
+                self._steps_gen.close()  # the client left while we carried the steps: free the upstream now
+
+    def _idle(self) -> float:
+        """Seconds until the next keep-alive or deadline check is due."""
+        return max(0.0, min(self._next_beat, self._last_check + CHECK_SECONDS) - time.monotonic())
+
+    def _hand_to_producer(self) -> None:
+        """Carry the steps on in a producer thread, which feeds the queue until they end or come back."""
+        def produce() -> None:
+            for item in self._steps_gen:
+                self._queue.put(item)
+                if item is _TO_REQUEST:
+                    return  # the HTTP side resumes the steps from here
+        start_background(produce)
 
     def cancel(self) -> None:
         """Stop the run at once: abort the upstream read and free the token."""
@@ -168,29 +207,31 @@ class RelayRun:
 
     # ---- the upstream side ---------------------------------------------------------------------------
 
-    def _produce(self) -> None:
-        """Try the request's tokens in turn until one answers, then relay its events."""
+    def _steps(self) -> Iterator:
+        """Try the request's tokens in turn until one answers, then relay its events; end with _END."""
         try:
-            self._try_tokens()
+            yield from self._try_tokens()
         except GatewayError as error:
-            self._queue.put(_Failure(error))
+            yield _Failure(error)
         except Cancelled:
             pass
         except Exception:  # a bug of ours: the client still gets a clean error, the log the traceback
             log.exception("request %s failed inside the gateway", self.call.id)
-            self._queue.put(_Failure(GatewayError("The gateway failed while handling this request.",
-                                                  code="internal_error")))
+            yield _Failure(GatewayError("The gateway failed while handling this request.", code="internal_error"))
         finally:
             self.relay.runs.discard(self)
-            self._queue.put(_END)
+        yield _END
 
-    def _try_tokens(self) -> None:
+    def _try_tokens(self) -> Iterator:
         pool, errors = self.relay.pool, self.stats.errors
         failures: list[tuple[Token, GatewayError]] = []
         candidates, retries, refusal = list(self.tokens), dict.fromkeys(self.tokens, 0), None
         # One place in the queue and one waiting budget for the whole request, retries included.
         ticket, deadline = pool.ticket(), time.monotonic() + self.settings.queue_timeout
         while candidates:
+            if self._inline:
+                self._inline = False
+                yield _TO_PRODUCER  # waiting for a token blocks: not on the HTTP side
             try:
                 lease = pool.acquire(candidates, max(0.0, deadline - time.monotonic()), self._cancelled, ticket)
             except GatewayError as error:
@@ -201,7 +242,7 @@ class RelayRun:
             self.stats.attempts += 1
             self.stats.token = token
             try:
-                self._attempt_with(token)
+                yield from self._attempt_with(token)
                 pool.report_success(token)
                 return
             except GatewayError as error:
@@ -222,7 +263,7 @@ class RelayRun:
             raise Cancelled()
         raise most_telling(self.tokens, failures, refusal, pool)
 
-    def _attempt_with(self, token: Token) -> None:
+    def _attempt_with(self, token: Token) -> Iterator:
         attempt = Attempt(token, time.monotonic())
         with self._lock:
             if self._cancelled.is_set():
@@ -231,11 +272,21 @@ class RelayRun:
         stream = None
         try:
             stream = self._open(attempt)
-            for event in stream.events():
+            if getattr(stream, "inline", False):
+                self._inline = True
+                yield _TO_REQUEST
+                events = stream.events(self._idle)
+            else:
+                events = stream.events()
+            for event in events:
                 if attempt.abort_error is not None or self._cancelled.is_set():
                     break
                 if isinstance(event, KeepAlive):
-                    continue  # upstream comments keep our socket alive; they are not content
+                    # Upstream comments keep our socket alive; they are not content. Read inline, they
+                    # also mark a silence the HTTP side checks its deadlines and keep-alives at.
+                    if self._inline:
+                        yield _SILENCE
+                    continue
                 if isinstance(event, HeldContent):
                     # Content held back (a tool-call block arriving) is progress for the deadlines, but not
                     # yet for the client: failover stays possible and keep-alives keep flowing.
@@ -244,7 +295,7 @@ class RelayRun:
                 if isinstance(event, (Text, ToolCallDelta)):
                     attempt.content_at = time.monotonic()
                     self._content_started = True
-                self._queue.put(event)
+                yield event
         except Exception:
             # A read that failed because we aborted it reports why we aborted, not the broken socket.
             if attempt.abort_error is not None:
@@ -280,7 +331,7 @@ class RelayRun:
             if abandoned and opened[0] == "stream":
                 opened[1].close()
             attempt.woken.set()
-        threading.Thread(target=run, name=f"open-{self.call.id}", daemon=True).start()
+        start_background(run)
         attempt.woken.wait()
         with self._lock:
             if attempt.abort_error is not None or self._cancelled.is_set():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Iterable, Iterator
+
+from services.json_codec import dumps
 
 
 @dataclass
@@ -22,6 +23,10 @@ def read_events(chunks: Iterable[bytes]) -> Iterator[SSEEvent]:
     event: str | None = None
     data: list[str] = []
     for chunk in chunks:
+        if not chunk:
+            # The body reader woke after a silence: pass that on, so its reader can keep its deadlines.
+            yield SSEEvent(comment=True)
+            continue
         buffer += chunk
         if b"\n" not in chunk and b"\n" not in buffer:
             continue
@@ -61,7 +66,7 @@ def _field(line: str) -> tuple[str, str] | None:
 
 def data_event(obj: dict, event: str | None = None) -> bytes:
     """Encode one `data:` event, with an `event:` line when it is named (the Anthropic and Responses grammars)."""
-    data = b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    data = b"data: " + dumps(obj) + b"\n\n"
     return f"event: {event}\n".encode() + data if event else data
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
-from typing import Iterator
+import socket
+import ssl
+from typing import Callable, Iterator
 
 import requests
 import urllib3
@@ -11,6 +13,7 @@ import urllib3
 READ_SIZE = 65536
 # What a read of a streamed body raises when the connection breaks, times out or is shut down.
 READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+_MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) longer than this is not HTTP
 
 
 class HttpBody:
@@ -19,14 +22,70 @@ class HttpBody:
     def __init__(self, response: requests.Response):
         self.response = response
 
-    def chunks(self) -> Iterator[bytes]:
-        """Yield bytes as soon as they arrive (chunked or not), decoded from gzip/deflate."""
+    @property
+    def can_wake(self) -> bool:
+        """Whether `chunks(idle)` can read the socket itself, waking after silences: the body is not
+        compressed and the connection stays open for reuse (else urllib3 reads it, without wake-ups)."""
+        raw = self.response.raw
+        connection = getattr(raw, "_connection", None)
+        head = getattr(raw, "_fp", None)
+        return (isinstance(head, http.client.HTTPResponse) and connection is not None
+                and getattr(connection, "sock", None) is not None and not head.will_close
+                and self.response.headers.get("Content-Encoding", "identity").lower() == "identity")
+
+    def chunks(self, idle: Callable[[], float] | None = None) -> Iterator[bytes]:
+        """Yield bytes as soon as they arrive (chunked or not), decoded from gzip/deflate; with `idle` (and
+        `can_wake`), also yield b"" whenever nothing arrived for `idle()` seconds."""
+        if idle is not None and self.can_wake:
+            yield from self._socket_chunks(idle)
+            return
         raw = self.response.raw
         while True:
             data = raw.read1(READ_SIZE, decode_content=True)
             if not data:
                 return  # urllib3 has put a fully read connection back in its pool
             yield data
+
+    def _socket_chunks(self, idle: Callable[[], float]) -> Iterator[bytes]:
+        """Read the body straight from the socket: one recv per arrival, none of urllib3's per-read work, and
+        a timed wait, so one greenlet can both relay the stream and keep its deadlines and keep-alives."""
+        raw = self.response.raw
+        head: http.client.HTTPResponse = raw._fp
+        sock = raw._connection.sock
+        framing = _Chunked() if head.chunked else _Counted(head.length)
+        timeout = sock.gettimeout()
+        try:
+            # What http.client read past the headers waits in its buffer: take it without blocking.
+            sock.settimeout(0)
+            while not framing.done:
+                try:
+                    data = head.fp.read1(READ_SIZE)
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    data = b""
+                if not data:
+                    break
+                body = framing.feed(data)
+                if body:
+                    yield body
+            while not framing.done:
+                sock.settimeout(max(0.001, idle()))
+                try:
+                    data = sock.recv(READ_SIZE)
+                except (socket.timeout, ssl.SSLWantReadError):
+                    yield b""
+                    continue
+                if not data:
+                    if framing.until_close:
+                        return
+                    raise http.client.IncompleteRead(b"")
+                body = framing.feed(data)
+                if body:
+                    yield body
+        finally:
+            sock.settimeout(timeout)
+        # The whole body is read: the connection can carry the next request.
+        head.close()
+        raw.release_conn()
 
     def finish(self, chunks: Iterator[bytes]) -> None:
         """Read what follows the answer's end marker (the body's last chunk), as the OpenAI SDK does, so
@@ -51,3 +110,68 @@ class HttpBody:
     def close(self) -> None:
         """Close a connection that was not read to its end (a fully read one is already back in the pool)."""
         self.response.close()
+
+
+class _Chunked:
+    """Undoes chunked transfer coding (RFC 9112 §7.1) on bytes split anywhere."""
+
+    until_close = False
+
+    def __init__(self) -> None:
+        self.done = False
+        self._pending = b""
+        self._left = 0            # bytes of the current chunk still to come
+        self._crlf = False        # the CRLF after a chunk's data is due
+        self._trailers = False    # after the last chunk: trailer lines until an empty one
+
+    def feed(self, data: bytes) -> bytes:
+        """The body bytes in data; raises IncompleteRead on a malformed coding."""
+        buf = self._pending + data if self._pending else data
+        out, pos, end = [], 0, len(buf)
+        while pos < end and not self.done:
+            if self._left:
+                piece = buf[pos:pos + self._left]
+                out.append(piece)
+                pos += len(piece)
+                self._left -= len(piece)
+                self._crlf = not self._left
+                continue
+            eol = buf.find(b"\n", pos)
+            if eol < 0:
+                if end - pos > _MAX_CHUNK_LINE:
+                    raise http.client.IncompleteRead(b"", None)
+                break
+            line = buf[pos:eol].rstrip(b"\r")
+            pos = eol + 1
+            if self._crlf:
+                if line:
+                    raise http.client.IncompleteRead(b"", None)
+                self._crlf = False
+            elif self._trailers:
+                self.done = not line
+            else:
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise http.client.IncompleteRead(b"", None) from None
+                self._left, self._trailers = size, size == 0
+        self._pending = buf[pos:] if pos < end and not self.done else b""
+        return b"".join(out) if len(out) != 1 else out[0]
+
+
+class _Counted:
+    """A body of Content-Length bytes, or one that ends when the upstream closes (no length)."""
+
+    def __init__(self, length: int | None) -> None:
+        self.until_close = length is None
+        self._left = length
+        self.done = length == 0
+
+    def feed(self, data: bytes) -> bytes:
+        """The body bytes in data (never more than the length)."""
+        if self._left is None:
+            return data
+        data = data[:self._left]
+        self._left -= len(data)
+        self.done = not self._left
+        return data

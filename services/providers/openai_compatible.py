@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from typing import Callable, Iterator
 
 import requests
 
@@ -11,8 +11,10 @@ from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import BadRequest, UpstreamError, UpstreamTimeout
 from services.events import KEEPALIVE, Finish, Text, Usage
+from services.json_codec import dumps, loads
 from services.providers.failures import classify_status, connection_failed, failure, scrub, upstream_message
 from services.providers.http_body import READ_ERRORS, HttpBody
+from services.providers.http_send import JsonPoster
 from services.providers.registry import Provider
 from services.settings import Settings
 from services.sse import read_events
@@ -25,6 +27,7 @@ class OpenAICompatible:
 
     def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
         self.provider, self.http, self.settings = provider, http, settings
+        self.poster = JsonPoster(http, provider.url(provider.chat_path))
 
     def pin(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
         """API keys are interchangeable: any of them may serve any turn."""
@@ -52,8 +55,7 @@ class OpenAICompatible:
         """Send the request and return its stream once the upstream answered 200."""
         s = self.settings
         try:
-            response = self.http.post(self.provider.url(self.provider.chat_path), json=self.request_body(call),
-                                      headers=self._headers(token), stream=True, timeout=s.upstream_timeout)
+            response = self.poster.post(dumps(self.request_body(call)), self._headers(token), s.upstream_timeout)
         except requests.ConnectTimeout:
             raise failure(UpstreamTimeout(f"{self.provider.name}: no connection within {s.connect_timeout:g} s "
                                           "(FREESEEK_CONNECT_TIMEOUT)."), token_state="rest", retryable=True)
@@ -61,8 +63,8 @@ class OpenAICompatible:
             raise failure(UpstreamTimeout(f"{self.provider.name}: no response within "
                                           f"{s.upstream_timeout[1]:g} s "
                                           "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest", retryable=True)
-        except (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader) as exc:
-            # A request that cannot even be encoded is the client's mistake: no token pays for it.
+        except requests.exceptions.InvalidHeader as exc:
+            # A header that cannot be sent is the client's mistake: no token pays for it.
             raise failure(BadRequest(f"The request cannot be sent upstream: {type(exc).__name__}."),
                           token_state=None, retryable=False) from None
         except requests.RequestException:
@@ -104,15 +106,21 @@ class OpenAIStream:
         """Close the upstream connection."""
         self.body.close()
 
-    def events(self) -> Iterator:
-        """Yield Text, ToolCallDelta, Usage and KeepAlive events, then one Finish; raise if the stream is cut."""
+    @property
+    def inline(self) -> bool:
+        """Whether `events(idle)` wakes after silences, so the request's own greenlet can read it."""
+        return self.body.can_wake
+
+    def events(self, idle: Callable[[], float] | None = None) -> Iterator:
+        """Yield Text, ToolCallDelta, Usage and KeepAlive events, then one Finish; raise if the stream is cut.
+        With `idle`, a KeepAlive also comes whenever nothing arrived for `idle()` seconds."""
         content_type = self.body.response.headers.get("Content-Type", "")
         if "json" in content_type:
             yield from self._whole_answer(self.body.read_all())
             return
         splitter, calls = ThinkTagSplitter(), NativeToolCalls()
         finish, done = None, False
-        chunks = self.body.chunks()
+        chunks = self.body.chunks(idle)
         try:
             for sse in read_events(chunks):
                 if sse.comment or not sse.data.strip():
@@ -139,7 +147,7 @@ class OpenAIStream:
 
     def _decode(self, data: str) -> dict:
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError:
             raise connection_failed(self.provider, "sent a malformed stream event") from None
         if not isinstance(chunk, dict):

@@ -108,11 +108,16 @@ class EmulatedStream:
         """Close the upstream answer."""
         self.inner.close()
 
-    def events(self) -> Iterator:
+    @property
+    def inline(self) -> bool:
+        """Whether the upstream answer can be read by the request's own greenlet (see OpenAIStream)."""
+        return getattr(self.inner, "inline", False)
+
+    def events(self, *idle) -> Iterator:
         """The upstream's events with tool-call markup turned into ToolCallDelta events."""
         sieve = ToolSieve(self.call.tools, self.call.id)
         written: list[str] = []
-        for event in self.inner.events():
+        for event in self.inner.events(*idle):
             if isinstance(event, Text):
                 if event.reasoning:
                     yield Text(reasoning=event.reasoning)
