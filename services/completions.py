@@ -17,7 +17,7 @@ from services.events import Usage
 from services.json_codec import dumps
 from services.metrics import Metrics
 from services.providers.registry import Registry
-from services.relay import HEARTBEAT, Relay, RelayRun
+from services.relay import FLUSH, HEARTBEAT, Relay, RelayRun
 from services.settings import Settings
 from services.usage import TokenCounter
 
@@ -86,7 +86,8 @@ class Completions:
                     return Reply(200, self._send(run, renderer, self._late_json(run, renderer, events),
                                                  lambda error: dumps(renderer.late_error(
                                                      error, self._usage(run, renderer)))))
-                renderer.record(item)
+                if item is not FLUSH:
+                    renderer.record(item)
             reply = dumps(renderer.whole(self._usage(run, renderer)))
             run.stats.ttfb = time.monotonic() - run.started
             self._log(run, 200, renderer)
@@ -101,19 +102,28 @@ class Completions:
             raise
 
     def _stream(self, run: RelayRun, renderer: Renderer, events: Iterator) -> Iterator[bytes]:
-        """SSE body: the dialect's keep-alives and events, then its closing events."""
+        """SSE body: the dialect's keep-alives and events, then its closing events; the events of one upstream
+        burst go out in one write while the relay says when bursts end."""
+        held: list[bytes] = []
         for item in events:
             if item is None:
                 continue
             if item is HEARTBEAT:
-                yield renderer.keepalive()
-                continue
-            out = renderer.stream_event(item)
-            if out:
+                held.append(renderer.keepalive())
+            elif item is not FLUSH:
+                out = renderer.stream_event(item)
+                if not out:
+                    continue
                 if run.stats.ttfb is None:
                     run.stats.ttfb = time.monotonic() - run.started
-                yield out
-        yield renderer.stream_end(self._usage(run, renderer))
+                held.append(out)
+                if run.coalescing:
+                    continue
+            if held:
+                yield b"".join(held)
+                held.clear()
+        held.append(renderer.stream_end(self._usage(run, renderer)))
+        yield b"".join(held)
 
     def _late_json(self, run: RelayRun, renderer: Renderer, events: Iterator) -> Iterator[bytes]:
         """Non-stream body for a slow answer: leading whitespace while waiting, then the JSON."""
@@ -121,7 +131,7 @@ class Completions:
         for item in events:
             if item is HEARTBEAT:
                 yield b"\n"
-            else:
+            elif item is not FLUSH:
                 renderer.record(item)
         yield dumps(renderer.whole(self._usage(run, renderer)))
 

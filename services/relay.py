@@ -23,6 +23,7 @@ from services.settings import Settings
 log = logging.getLogger("freeseek")
 
 HEARTBEAT = object()   # yielded by RelayRun.events() when a keep-alive is due
+FLUSH = object()       # yielded by RelayRun.events() when the upstream has nothing more for now (see coalescing)
 _END = object()
 # Where the run's steps are carried on (see RelayRun): handed to the request's own greenlet once an answer
 # can be read there, and back to a producer for the phases that block without waking (leasing, opening).
@@ -115,6 +116,9 @@ class RelayRun:
         self._steps_gen = self._steps()
         self._inline = False           # the steps' own knowledge that the HTTP side carries them now
         self._last_check = self._next_beat = 0.0
+        # Whether the HTTP side may hold rendered events until FLUSH: only while it reads the upstream
+        # itself, which says when a burst is over (fewer, larger writes: a send per event cost ~15% of CPU).
+        self.coalescing = False
 
     # ---- the HTTP side -------------------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class RelayRun:
         self._last_check = time.monotonic()
         self._next_beat = self._last_check + s.first_heartbeat
         inline = False   # told by the steps' markers only: the producer may still be running them
+        sent = False     # an event went out: from then on, silences are points to flush what is held
         try:
             while True:
                 if inline:
@@ -134,10 +139,10 @@ class RelayRun:
                     except queue.Empty:
                         item = _SILENCE
                 if item is _TO_REQUEST:
-                    inline = True
+                    inline = self.coalescing = True
                     continue
                 if item is _TO_PRODUCER:
-                    inline = False
+                    inline = self.coalescing = False
                     self._hand_to_producer()
                     continue
                 now = time.monotonic()
@@ -151,12 +156,15 @@ class RelayRun:
                     if now >= self._next_beat:
                         self._next_beat = now + s.heartbeat
                         yield HEARTBEAT
+                    elif sent:
+                        yield FLUSH
                     continue
                 if item is _END:
                     return
                 if isinstance(item, _Failure):
                     raise item.error
                 self._next_beat = now + s.heartbeat
+                sent = True
                 yield item
         finally:
             if inline:
@@ -318,6 +326,8 @@ class RelayRun:
         for an abort: a deadline or a departed client is never held up by a phase that cannot be woken
         (a proof-of-work solve, a lock), and the sockets it uses are shut at once."""
         adapter = self.relay.adapter_for(attempt.token.provider)
+        if getattr(adapter, "opens_abortably", False):
+            return self._open_here(adapter, attempt)
 
         def run() -> None:
             try:
@@ -344,3 +354,15 @@ class RelayRun:
                 raise value
             attempt.stream = value
             return value
+
+    def _open_here(self, adapter, attempt: Attempt):
+        """Open on the producer itself, for an adapter whose open() only waits on sockets of the attempt's
+        scope, so an abort wakes it at once (a greenlet saved per request)."""
+        with attempt.scope:
+            stream = adapter.open(self.call, attempt.token)
+        with self._lock:
+            if attempt.abort_error is not None or self._cancelled.is_set():
+                stream.close()
+                raise attempt.abort_error or Cancelled()
+            attempt.stream = stream
+        return stream

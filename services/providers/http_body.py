@@ -35,7 +35,7 @@ class HttpBody:
 
     def chunks(self, idle: Callable[[], float] | None = None) -> Iterator[bytes]:
         """Yield bytes as soon as they arrive (chunked or not), decoded from gzip/deflate; with `idle` (and
-        `can_wake`), also yield b"" whenever nothing arrived for `idle()` seconds."""
+        `can_wake`), also yield b"" before waiting for more and again after each `idle()` seconds of silence."""
         if idle is not None and self.can_wake:
             yield from self._socket_chunks(idle)
             return
@@ -68,12 +68,19 @@ class HttpBody:
                 if body:
                     yield body
             while not framing.done:
-                sock.settimeout(max(0.001, idle()))
                 try:
                     data = sock.recv(READ_SIZE)
-                except (socket.timeout, ssl.SSLWantReadError):
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    # Nothing more for now: say so before waiting (the relay sends what it holds), then
+                    # wait, and say so again after a silence (the relay keeps its deadlines and keep-alives).
                     yield b""
-                    continue
+                    sock.settimeout(max(0.001, idle()))
+                    try:
+                        data = sock.recv(READ_SIZE)
+                    except (socket.timeout, ssl.SSLWantReadError):
+                        continue
+                    finally:
+                        sock.settimeout(0)
                 if not data:
                     if framing.until_close:
                         return

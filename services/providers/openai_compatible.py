@@ -25,6 +25,9 @@ from services.tools.native import NativeToolCalls
 class OpenAICompatible:
     """Sends a chat call to `<base_url><chat_path>` and normalises the streamed answer."""
 
+    # open() only waits on its connection, which an abort of the attempt shuts (services/abortable.py).
+    opens_abortably = True
+
     def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
         self.provider, self.http, self.settings = provider, http, settings
         self.poster = JsonPoster(http, provider.url(provider.chat_path))
