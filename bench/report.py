@@ -183,8 +183,9 @@ def _footprint_section(footprint: dict | None) -> list[str]:
         largest = ", ".join(f"`{e['name']}` {_mb(e['kib']):.1f}" for e in install["largest"])
         lines += [f"`pip install -r requirements.txt` into a new virtual environment ({install['install_s']:.0f} s "
                   f"with pip's cache): {install['distributions']} distributions, **{install['mb']:.1f} MB** "
-                  f"(`du -skc` over site-packages' entries, all but {', '.join(install['excluded'])}, which the "
-                  f"virtual environment brought). Largest entries, MB: {largest}.", ""]
+                  f"(`du -skc` over site-packages' entries, with the .pyc files pip compiles, all but "
+                  f"{', '.join(install['excluded'])}, which the virtual environment brought). Largest entries, MB: "
+                  f"{largest}.", ""]
     rss = footprint.get("rss")
     if rss:
         lines += ["VmRSS of the gunicorn worker (not its master), deepseek-web on the fake web chat (proof of work "
