@@ -15,7 +15,7 @@ from pathlib import Path  # noqa: E402
 from bench import footprint, report, scenarios, tool_calls  # noqa: E402
 from bench.contestants import ROOT, start_bare, start_gateway, start_litellm, start_upstream  # noqa: E402
 
-# load_requests (or fewer, if load_seconds pass first) give CPU per request within about 1%.
+# load_requests (or as many as load_seconds allow LiteLLM) make seconds of worker CPU: a steady per-request figure.
 FULL = {"latency_requests": 1000, "load_concurrency": 32, "load_requests": 3000, "load_seconds": 30,
         "streams": [1000, 3000, 5000], "stream_chunks": 30, "stream_pace": 1.0, "ramp_seconds": 20, "pow_runs": 5,
         "tool_stride": 1}
@@ -113,22 +113,20 @@ def main() -> None:
 
 def _slow_streams(n: int, config: dict, workdir: Path, upstream, running: list) -> list[dict]:
     """n slow streams held at once through the upstream directly, then through a fresh bare relay and gateway."""
-    rows = []
     # Open the streams over ramp_seconds (less than a stream lasts, so all are open at once).
     rate = n / config["ramp_seconds"] if config["ramp_seconds"] else 0
-    for start in (None, start_bare, start_gateway):
+    shape = (n, config["stream_chunks"], config["stream_pace"], rate)
+    print(f"{n} slow streams through {upstream.name}...", flush=True)
+    rows = [{"contestant": upstream.name, **scenarios.slow_streams(upstream, *shape, None)}]
+    for start in (start_bare, start_gateway):
         # A fresh process for each size, so its memory before the streams is a clean baseline.
-        contestant = start(workdir, upstream) if start else upstream
-        if start:
-            running.append(contestant)
-            scenarios.latency([contestant], 20, True)  # imports and caches loaded before the memory baseline
-        print(f"{n} slow streams through {contestant.name}...", flush=True)
-        rows.append({"contestant": contestant.name, **scenarios.slow_streams(
-            contestant, n, config["stream_chunks"], config["stream_pace"], rate,
-            contestant.server_pid if start else None)})
-        if start:
-            contestant.stop()
-            running.remove(contestant)
+        fresh = start(workdir, upstream)
+        running.append(fresh)
+        scenarios.latency([fresh], 20, True)  # imports and caches loaded before the memory baseline
+        print(f"{n} slow streams through {fresh.name}...", flush=True)
+        rows.append({"contestant": fresh.name, **scenarios.slow_streams(fresh, *shape, fresh.server_pid)})
+        fresh.stop()
+        running.remove(fresh)
     return rows
 
 
