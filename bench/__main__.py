@@ -12,23 +12,31 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench import report, scenarios, tool_calls  # noqa: E402
-from bench.contestants import ROOT, start_gateway, start_litellm, start_upstream  # noqa: E402
+from bench import footprint, report, scenarios, tool_calls  # noqa: E402
+from bench.contestants import ROOT, start_bare, start_gateway, start_litellm, start_upstream  # noqa: E402
 
-FULL = {"latency_requests": 1000, "throughput_seconds": 10, "throughput_rounds": 2, "streams": [1000, 2000, 5000],
-        "stream_chunks": 30, "stream_pace": 1.0, "ramp_seconds": 20, "pow_runs": 5, "tool_stride": 1}
-QUICK = {"latency_requests": 100, "throughput_seconds": 2, "throughput_rounds": 1, "streams": [200],
-         "stream_chunks": 5, "stream_pace": 0.2, "ramp_seconds": 0, "pow_runs": 1, "tool_stride": 29}
+# load_requests (or as many as load_seconds allow LiteLLM) make seconds of worker CPU: a steady per-request figure.
+FULL = {"latency_requests": 1000, "load_concurrency": 32, "load_requests": 3000, "load_seconds": 30,
+        "streams": [1000, 3000, 5000], "stream_chunks": 30, "stream_pace": 1.0, "ramp_seconds": 20, "pow_runs": 5,
+        "tool_stride": 1}
+QUICK = {"latency_requests": 100, "load_concurrency": 32, "load_requests": 300, "load_seconds": 10,
+         "streams": [200], "stream_chunks": 5, "stream_pace": 0.2, "ramp_seconds": 0, "pow_runs": 1, "tool_stride": 29}
 
 
 def summary(times: dict[str, list[float]]) -> dict:
-    """p50/p99 per contestant, and what each proxy adds over the direct floor, in milliseconds."""
+    """p50/p99 per contestant, what each proxy adds over the direct floor in milliseconds, and each proxy's
+    added p50 as a multiple of the bare relay's and LiteLLM's."""
     out = {name: {"p50_ms": scenarios.percentile(t, 50) * 1000, "p99_ms": scenarios.percentile(t, 99) * 1000}
            for name, t in times.items()}
     for name, row in out.items():
         if name != "direct":
             row["added_p50_ms"] = row["p50_ms"] - out["direct"]["p50_ms"]
             row["added_p99_ms"] = row["p99_ms"] - out["direct"]["p99_ms"]
+    for name, row in out.items():
+        for other in ("bare", "litellm"):
+            base = out.get(other, {}).get("added_p50_ms", 0)
+            if name not in ("direct", other) and base > 0:
+                row[f"added_p50_vs_{other}"] = row["added_p50_ms"] / base
     return out
 
 
@@ -38,6 +46,8 @@ def main() -> None:
     parser.add_argument("--litellm", action=argparse.BooleanOptionalAction, default=None,
                         help="include LiteLLM's proxy (default: in full runs)")
     parser.add_argument("--streams", help="comma-separated slow-stream counts, e.g. 1000,2000,5000")
+    parser.add_argument("--install-size", action=argparse.BooleanOptionalAction, default=None,
+                        help="measure a fresh install of requirements.txt (default: in full runs)")
     parser.add_argument("--only", choices=["tools"], help="run only this scenario and merge its figures into the "
                                                           "results.json already in --out")
     parser.add_argument("--out", help="folder for results.json, benchmarks.md and plots (default: docs/ for "
@@ -47,6 +57,7 @@ def main() -> None:
     if args.streams:
         config["streams"] = [int(n) for n in args.streams.split(",")]
     use_litellm = (not args.quick) if args.litellm is None else args.litellm
+    measure_install = (not args.quick) if args.install_size is None else args.install_size
     out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
     if args.only == "tools":
         existing = out / "results.json"
@@ -65,39 +76,31 @@ def main() -> None:
     try:
         upstream = start_upstream(workdir)
         running.append(upstream)
-        gateway = start_gateway(workdir, upstream)
-        running.append(gateway)
+        proxies = [start_bare(workdir, upstream), start_gateway(workdir, upstream)]
+        running += proxies
         if use_litellm:
             print("starting LiteLLM (its virtual environment is created on first use)...", flush=True)
-            running.append(start_litellm(workdir, upstream, ROOT / "bench" / ".litellm-venv"))
-        contestants = list(running)
+            proxies.append(start_litellm(workdir, upstream, ROOT / "bench" / ".litellm-venv"))
+            running.append(proxies[-1])
         for stream in (False, True):
             mode = "stream" if stream else "non_stream"
             print(f"latency, {mode}...", flush=True)
             results.setdefault("latency", {})[mode] = summary(
-                scenarios.latency(contestants, config["latency_requests"], stream))
-            print(f"throughput at concurrency 64, {mode}...", flush=True)
-            for contestant in contestants:
-                rounds = [scenarios.throughput(contestant, 64, config["throughput_seconds"], stream)
-                          for _ in range(config["throughput_rounds"])]
-                results.setdefault("throughput", {}).setdefault(mode, {})[contestant.name] = {
-                    "rps": sorted(r["rps"] for r in rounds)[len(rounds) // 2], "errors": sum(r["errors"] for r in rounds)}
-        gateway.stop()
-        running.remove(gateway)
+                scenarios.latency([upstream] + proxies, config["latency_requests"], stream))
+            print(f"CPU per request at concurrency {config['load_concurrency']}, {mode}...", flush=True)
+            results.setdefault("load", {})[mode] = {c.name: scenarios.load(
+                c, config["load_concurrency"], config["load_requests"], stream, config["load_seconds"])
+                for c in proxies}
+        for proxy in proxies:
+            proxy.stop()
+            running.remove(proxy)
         for n in config["streams"]:
-            # A fresh gateway for each size, so its memory before the streams is a clean baseline.
-            fresh = start_gateway(workdir, upstream)
-            running.append(fresh)
-            scenarios.latency([fresh], 20, True)  # imports and caches loaded before the memory baseline
-            for contestant in (upstream, fresh):
-                print(f"{n} slow streams through {contestant.name}...", flush=True)
-                pid = fresh.server_pid if contestant is fresh else None
-                # Open the streams over ramp_seconds (less than a stream lasts, so all are open at once).
-                rate = n / config["ramp_seconds"] if config["ramp_seconds"] else 0
-                row = scenarios.slow_streams(contestant, n, config["stream_chunks"], config["stream_pace"], rate, pid)
-                results.setdefault("slow_streams", []).append({"contestant": contestant.name, **row})
-            fresh.stop()
-            running.remove(fresh)
+            results.setdefault("slow_streams", []).extend(_slow_streams(n, config, workdir, upstream, running))
+        print("footprint: worker memory after start and after a web and an API answer...", flush=True)
+        results["footprint"] = {"rss": footprint.worker_rss(workdir, upstream)}
+        if measure_install:
+            print("footprint: a fresh install of requirements.txt...", flush=True)
+            results["footprint"]["install"] = footprint.install_size(workdir)
         print("proof of work...", flush=True)
         results["pow"] = scenarios.proof_of_work(config["pow_runs"])
     finally:
@@ -106,6 +109,25 @@ def main() -> None:
     print("tool calling...", flush=True)
     results["tools"] = tool_calls.run(config["tool_stride"])
     _write(results, out)
+
+
+def _slow_streams(n: int, config: dict, workdir: Path, upstream, running: list) -> list[dict]:
+    """n slow streams held at once through the upstream directly, then through a fresh bare relay and gateway."""
+    # Open the streams over ramp_seconds (less than a stream lasts, so all are open at once).
+    rate = n / config["ramp_seconds"] if config["ramp_seconds"] else 0
+    shape = (n, config["stream_chunks"], config["stream_pace"], rate)
+    print(f"{n} slow streams through {upstream.name}...", flush=True)
+    rows = [{"contestant": upstream.name, **scenarios.slow_streams(upstream, *shape, None)}]
+    for start in (start_bare, start_gateway):
+        # A fresh process for each size, so its memory before the streams is a clean baseline.
+        fresh = start(workdir, upstream)
+        running.append(fresh)
+        scenarios.latency([fresh], 20, True)  # imports and caches loaded before the memory baseline
+        print(f"{n} slow streams through {fresh.name}...", flush=True)
+        rows.append({"contestant": fresh.name, **scenarios.slow_streams(fresh, *shape, fresh.server_pid)})
+        fresh.stop()
+        running.remove(fresh)
+    return rows
 
 
 def _write(results: dict, out: Path) -> None:

@@ -33,6 +33,11 @@ class Connection:
                 f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
         self.sock.sendall(head + data)
 
+    def get(self, path: str) -> bytes:
+        """Send a GET and read its whole answer."""
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        return b"".join(self.pieces())
+
     def _fill(self) -> None:
         data = self.sock.recv(65536)
         if not data:

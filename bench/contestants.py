@@ -1,4 +1,4 @@
-"""Start and stop what is measured: the fake upstream, the gateway, and LiteLLM's proxy."""
+"""Start and stop what is measured: the fake upstream, the bare relay, the gateway, and LiteLLM's proxy."""
 
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process's live threads have run so far, from the scheduler's nanosecond counters (utime and
+    stime in /proc/<pid>/stat count in 10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except OSError:  # a thread that ended between the listing and the read
+            continue
+    return total / 1e9
+
+
 @dataclass
 class Contestant:
     """Something that answers chat completions on a port."""
@@ -86,10 +98,20 @@ def start_upstream(workdir: Path) -> Contestant:
     return _start("direct", [sys.executable, "-m", "bench.upstream", str(port)], {}, workdir, port, "bench", 15)
 
 
-def start_gateway(workdir: Path, upstream: Contestant) -> Contestant:
-    """freeseek under gunicorn with one gevent worker, its ollama provider pointed at the upstream."""
+def start_bare(workdir: Path, upstream: Contestant) -> Contestant:
+    """The bare relay (bench/bare_relay.py) under gunicorn with one gevent worker, as freeseek is served."""
+    port = free_port()
+    env = {"BENCH_UPSTREAM_URL": f"http://127.0.0.1:{upstream.port}{CHAT_PATH}"}
+    return _start("bare", [sys.executable, "-m", "gunicorn", "-c", "bench/bare_gunicorn.conf.py", "-b",
+                           f"127.0.0.1:{port}", "bench.bare_relay:app"], env, workdir, port, "bench", 30)
+
+
+def start_gateway(workdir: Path, upstream: Contestant, web_url: str | None = None) -> Contestant:
+    """freeseek under gunicorn with one gevent worker, its ollama provider pointed at the upstream (and its
+    deepseek-web provider at a fake web chat, given one)."""
     providers = workdir / "providers.toml"
-    providers.write_text(f'[providers.ollama]\nbase_url = "http://127.0.0.1:{upstream.port}/v1"\n')
+    providers.write_text(f'[providers.ollama]\nbase_url = "http://127.0.0.1:{upstream.port}/v1"\n' +
+                         (f'[providers.deepseek-web]\nbase_url = "{web_url}"\n' if web_url else ""))
     port = free_port()
     env = {"FREESEEK_PROVIDERS_FILE": str(providers), "WEB_CONCURRENCY": "1"}
     return _start("freeseek", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b",

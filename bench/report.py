@@ -4,76 +4,147 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.plots import plot
+
+# The speed-and-footprint issue's goals, all for freeseek.
+LATENCY_VS_BARE = 1.0      # added latency p50, as a multiple of the bare relay's
+LATENCY_VS_LITELLM = 0.10  # and of LiteLLM's proxy's
+CPU_VS_BARE = 1.0          # worker CPU per request under load, as a multiple of the bare relay's
+STREAM_KIB = 45            # RSS per open stream, KiB, at up to STREAM_KIB_UP_TO streams
+STREAM_KIB_UP_TO = 3000
+STREAM_DELAY_MS = 50       # added per-chunk delay p99 once all streams are open (and 0 errors), up to 5,000
+INSTALL_MB = 200           # site-packages of a fresh install of requirements.txt
+WORKER_MB = 150            # one worker's RSS after a web-chat and an API answer
+
 
 def _ms(value) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _stream_rows(results: dict) -> dict[int, dict[str, dict]]:
+def _x(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _mb(kib: float) -> float:
+    """KiB as MB (10^6 bytes), the unit of the footprint goals."""
+    return kib * 1024 / 1e6
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def stream_rows(results: dict) -> dict[int, dict[str, dict]]:
+    """Slow-stream rows by stream count, then contestant."""
     rows: dict[int, dict[str, dict]] = {}
     for row in results.get("slow_streams", []):
         rows.setdefault(row["streams"], {})[row["contestant"]] = row
     return rows
 
 
-def verdicts(results: dict) -> str:
-    """Where we stand against each target of the benchmark issue."""
+def _added_open_p99(pair: dict, name: str) -> float | None:
+    """A contestant's per-chunk delay p99 once all streams were open, less the direct floor's."""
+    row, direct = pair.get(name), pair.get("direct")
+    return row["open_delay_p99_ms"] - direct["open_delay_p99_ms"] if row and direct else None
+
+
+def _latency_lines(results: dict) -> list[str]:
     lines = []
-    for mode in ("non_stream", "stream") if "latency" in results else ():
-        row = results["latency"][mode].get("freeseek", {})
-        target = "met" if row.get("added_p50_ms", 99) <= 1.5 else "NOT met"
-        line = f"- added latency p50, {mode}: {_ms(row.get('added_p50_ms'))} ms (target <= 1.5 ms: {target})"
-        litellm = results["latency"][mode].get("litellm")
-        if litellm and litellm.get("added_p50_ms"):
-            ratio = row["added_p50_ms"] / litellm["added_p50_ms"]
-            line += f"; {ratio:.3f}x LiteLLM's {_ms(litellm['added_p50_ms'])} ms (target <= 0.15x: " \
-                    f"{'met' if ratio <= 0.15 else 'NOT met'})"
+    for mode, rows in results.get("latency", {}).items():
+        gw = rows.get("freeseek", {})
+        line = f"- added latency p50, {mode}: " + ", ".join(
+            f"{name} {_ms(row['added_p50_ms'])} ms" for name, row in rows.items() if name != "direct")
+        checks = [(gw.get("added_p50_vs_bare"), "bare", LATENCY_VS_BARE),
+                  (gw.get("added_p50_vs_litellm"), "LiteLLM", LATENCY_VS_LITELLM)]
+        line += "".join(f"; freeseek {ratio:.3f}x {name} (target <= {target:.2f}x: {_met(ratio <= target)})"
+                        for ratio, name, target in checks if ratio is not None)
         lines.append(line)
-    for n, pair in sorted(_stream_rows(results).items()):
-        gw, direct = pair.get("freeseek"), pair.get("direct")
+    return lines
+
+
+def _load_lines(results: dict) -> list[str]:
+    lines = []
+    for mode, rows in results.get("load", {}).items():
+        line = (f"- worker CPU per request at concurrency {results['config']['load_concurrency']}, {mode}: " +
+                ", ".join(f"{name} {row['cpu_ms_per_request']:.2f} ms" for name, row in rows.items()))
+        if "freeseek" in rows and "bare" in rows:
+            ratio = rows["freeseek"]["cpu_ms_per_request"] / rows["bare"]["cpu_ms_per_request"]
+            line += f"; freeseek {ratio:.3f}x bare (target <= {CPU_VS_BARE:.2f}x: {_met(ratio <= CPU_VS_BARE)})"
+        lines.append(line)
+    return lines
+
+
+def _stream_lines(results: dict) -> list[str]:
+    lines = []
+    for n, pair in sorted(stream_rows(results).items()):
+        gw = pair.get("freeseek")
         if not gw:
             continue
-        added = gw["delay_p99_ms"] - direct["delay_p99_ms"] if direct else None
-        steady = gw["open_delay_p99_ms"] - direct["open_delay_p99_ms"] if direct else None
-        lines.append(f"- {n} slow streams on one worker: {gw['errors']} errors, "
-                     f"{_ms(gw['rss_per_stream_kb'])} KiB RSS per stream, p99 added per-chunk delay {_ms(added)} ms "
-                     f"over the run, {_ms(steady)} ms once all were open (targets: 0 errors, <= 50 KB, <= 5 ms)")
+        delay = _added_open_p99(pair, "freeseek")
+        checks = [f"0 errors: {_met(gw['errors'] == 0)}"]
+        if n <= STREAM_KIB_UP_TO:
+            checks.append(f"<= {STREAM_KIB} KiB per stream: {_met(gw['rss_per_stream_kb'] <= STREAM_KIB)}")
+        if delay is not None:
+            checks.append(f"<= {STREAM_DELAY_MS} ms: {_met(delay <= STREAM_DELAY_MS)}")
+        line = (f"- {n} slow streams on one worker: freeseek {gw['errors']} errors, {_ms(gw['rss_per_stream_kb'])} "
+                f"KiB RSS per open stream, added per-chunk delay p99 once all were open {_ms(delay)} ms")
+        bare = pair.get("bare")
+        if bare:
+            line += (f" (bare: {bare['errors']} errors, {_ms(bare['rss_per_stream_kb'])} KiB, "
+                     f"{_ms(_added_open_p99(pair, 'bare'))} ms)")
+        lines.append(line + f"; targets: {', '.join(checks)}")
+    return lines
+
+
+def _footprint_lines(results: dict) -> list[str]:
+    footprint = results.get("footprint") or {}
+    lines = []
+    install = footprint.get("install")
+    if install:
+        lines.append(f"- fresh install of requirements.txt: {install['mb']:.1f} MB in site-packages, pip and "
+                     f"setuptools not counted (target <= {INSTALL_MB} MB: {_met(install['mb'] <= INSTALL_MB)})")
+    rss = footprint.get("rss")
+    if rss:
+        after = _mb(rss["after_web_and_api_kb"])
+        lines.append(f"- one worker's RSS: {_mb(rss['start_kb']):.1f} MB after start, {after:.1f} MB after one "
+                     f"web-chat and one API answer (target <= {WORKER_MB} MB: {_met(after <= WORKER_MB)}); the bare "
+                     f"relay's after one answer: {_mb(rss['bare_after_one_answer_kb']):.1f} MB")
+    return lines
+
+
+def verdicts(results: dict) -> str:
+    """Where we stand against each target of the speed-and-footprint issue (and the PoW and tool targets)."""
+    lines = _latency_lines(results) + _load_lines(results) + _stream_lines(results) + _footprint_lines(results)
     pow_ = results.get("pow")
     if pow_:
         lines.append(f"- proof of work, worst case: solver {pow_['solver_s']:.3f} s vs hashlib loop "
-                     f"{pow_['hashlib_loop_s']:.3f} s ({'met' if pow_['solver_s'] <= pow_['hashlib_loop_s'] else 'NOT met'})")
+                     f"{pow_['hashlib_loop_s']:.3f} s ({_met(pow_['solver_s'] <= pow_['hashlib_loop_s'])})")
     tools = results.get("tools")
     if tools:
         t = tools["totals"]
         met = tools["recovered_pct"] == 100 and t["leaked"] == 0 and t["false_calls"] == 0
         lines.append(f"- tool calling on the web chat: {tools['recovered_pct']:.1f} % of {tools['call_answers']} "
                      f"call answers recovered exactly, {t['leaked']} leaked markup, {t['false_calls']} false calls "
-                     f"(target 100 % / 0 / 0: {'met' if met else 'NOT met'})")
+                     f"(target 100 % / 0 / 0: {_met(met)})")
     return "\n".join(lines)
 
 
-def write(results: dict, out: Path) -> None:
-    """Write benchmarks.md and, when matplotlib is installed, the plots beside it."""
-    lines = [f"# Benchmarks ({results['mode']} run, {results['started']})", "",
-             f"Machine: {results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
-             f"{results['machine']['platform']}. Everything on loopback: the fake upstream (`bench/upstream.py`), "
-             "the gateway (`gunicorn wsgi:app`, one gevent worker), LiteLLM's proxy (one worker) and the load "
-             "client (`bench/client.py`, gevent) share the machine.", "",
-             "## Against the targets", "", verdicts(results), "",
-             "## Latency at concurrency 1 (time to last byte, keep-alive, contestants interleaved)", "",
-             "| mode | contestant | p50 ms | p99 ms | added p50 ms | added p99 ms |", "|---|---|---|---|---|---|"]
+def _measure_lines(results: dict) -> list[str]:
+    """The latency, load and slow-stream tables."""
+    lines = ["## Latency at concurrency 1 (time to last byte, keep-alive, contestants interleaved)", "",
+             "*Added* is over the direct floor; the multiples compare added p50s.", "",
+             "| mode | contestant | p50 ms | p99 ms | added p50 ms | added p99 ms | x bare | x LiteLLM |",
+             "|---|---|---|---|---|---|---|---|"]
     for mode, rows in results.get("latency", {}).items():
         for name, row in rows.items():
             lines.append(f"| {mode} | {name} | {_ms(row['p50_ms'])} | {_ms(row['p99_ms'])} | "
-                         f"{_ms(row.get('added_p50_ms'))} | {_ms(row.get('added_p99_ms'))} |")
-    lines += ["", "## Throughput at concurrency 64 (requests/s)", "", "| mode | contestant | requests/s | errors |",
-              "|---|---|---|---|"]
-    for mode, rows in results.get("throughput", {}).items():
-        for name, row in rows.items():
-            lines.append(f"| {mode} | {name} | {row['rps']:.0f} | {row['errors']} |")
-    config = results["config"]
+                         f"{_ms(row.get('added_p50_ms'))} | {_ms(row.get('added_p99_ms'))} | "
+                         f"{_x(row.get('added_p50_vs_bare'))} | {_x(row.get('added_p50_vs_litellm'))} |")
+    config, load = results["config"], results.get("load", {})
+    lines += _load_table(config, load) if load else []
     lines += ["", f"## Slow streams ({config.get('stream_chunks')} chunks, {config.get('stream_pace')} s apart, held at once)",
-              "", "Streams open over `ramp s`; *all open* counts only chunks sent after the last stream had started.", "",
+              "", "Streams open over `ramp s`; *all open* counts only chunks sent after the last stream had started. "
+              "The bare relay and the gateway start afresh for each size.", "",
               "| streams | contestant | ramp s | complete | errors | RSS before MiB | RSS open MiB | KiB per stream | "
               "delay p50 ms | p99 ms | all open: p50 ms | p99 ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in results.get("slow_streams", []):
@@ -81,57 +152,76 @@ def write(results: dict, out: Path) -> None:
                      f"{row['errors']} | {row['rss_before_kb'] / 1024:.0f} | {row['rss_open_kb'] / 1024:.0f} | "
                      f"{_ms(row['rss_per_stream_kb'])} | {_ms(row['delay_p50_ms'])} | {_ms(row['delay_p99_ms'])} | "
                      f"{_ms(row['open_delay_p50_ms'])} | {_ms(row['open_delay_p99_ms'])} |")
+    return lines
+
+
+def _load_table(config: dict, load: dict) -> list[str]:
+    """Answers, rate and the serving process's CPU per request under load, per mode and contestant."""
+    concurrency = config["load_concurrency"]
+    lines = ["", f"## Load at concurrency {concurrency}: CPU per request", "",
+             f"{config['load_requests']} answers (or as many as {config['load_seconds']} s allow) on {concurrency} "
+             "keep-alive connections; *CPU* is the serving process's run time (the sum of its threads' "
+             "`/proc/<pid>/task/*/schedstat`, in ns) over the run, divided by the answers.", "",
+             "| mode | contestant | answers | errors | requests/s | CPU ms per request | x bare |",
+             "|---|---|---|---|---|---|---|"]
+    for mode, rows in load.items():
+        bare = rows.get("bare", {}).get("cpu_ms_per_request")
+        for name, row in rows.items():
+            ratio = row["cpu_ms_per_request"] / bare if bare else None
+            lines.append(f"| {mode} | {name} | {row['requests']} | {row['errors']} | {row['rps']:.0f} | "
+                         f"{row['cpu_ms_per_request']:.2f} | {_x(ratio)} |")
+    return lines
+
+
+def _footprint_section(footprint: dict | None) -> list[str]:
+    """The footprint section: install size and worker memory (MB are 10^6 bytes)."""
+    if not footprint:
+        return []
+    lines = ["", "## Footprint (MB are 10^6 bytes)", ""]
+    install = footprint.get("install")
+    if install:
+        largest = ", ".join(f"`{e['name']}` {_mb(e['kib']):.1f}" for e in install["largest"])
+        lines += [f"`pip install -r requirements.txt` into a new virtual environment ({install['install_s']:.0f} s "
+                  f"with pip's cache): {install['distributions']} distributions, **{install['mb']:.1f} MB** "
+                  f"(`du -skc` over site-packages' entries, with the .pyc files pip compiles, all but "
+                  f"{', '.join(install['excluded'])}, which the virtual environment brought). Largest entries, MB: "
+                  f"{largest}.", ""]
+    rss = footprint.get("rss")
+    if rss:
+        lines += ["VmRSS of the gunicorn worker (not its master), deepseek-web on the fake web chat (proof of work "
+                  "at difficulty 144000, solved by the real kernel) and ollama on the fake upstream:", "",
+                  "| process | when | RSS MB |", "|---|---|---|",
+                  f"| freeseek | answering GET /ping, before any answer | {_mb(rss['start_kb']):.1f} |",
+                  f"| freeseek | after one web-chat answer | {_mb(rss['after_web_kb']):.1f} |",
+                  f"| freeseek | after one web-chat and one API answer | {_mb(rss['after_web_and_api_kb']):.1f} |",
+                  f"| bare relay | after one answer | {_mb(rss['bare_after_one_answer_kb']):.1f} |"]
+        if rss["web_violations"]:
+            lines += ["", f"The fake web chat saw broken rules: {'; '.join(rss['web_violations'])}."]
+    return lines
+
+
+def write(results: dict, out: Path) -> None:
+    """Write benchmarks.md and, when matplotlib is installed, the plots beside it."""
+    lines = [f"# Benchmarks ({results['mode']} run, {results['started']})", "",
+             f"Machine: {results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
+             f"{results['machine']['platform']}. Everything on loopback: the fake upstream (`bench/upstream.py`, "
+             "*direct*), the bare relay (`bench/bare_relay.py`: Flask, `requests` and nothing else, under gunicorn "
+             "with freeseek's gevent settings, the floor of our stack), the gateway (`gunicorn wsgi:app`, one "
+             "gevent worker), LiteLLM's proxy (one worker) and the load client (`bench/client.py`, gevent) share "
+             "the machine.", "", "## Against the targets", "", verdicts(results), ""]
+    lines += _measure_lines(results)
     pow_ = results.get("pow")
     if pow_:
         lines += ["", "## Proof of work (difficulty 144000, answer 143999)", "",
                   f"Solver: {pow_['solver_s']:.3f} s (median of {pow_['runs']}); a plain `hashlib.sha3_256` loop "
                   f"over the same 144000 inputs: {pow_['hashlib_loop_s']:.3f} s; first solve in a fresh process "
                   f"(numba import and cache load, or compilation): {pow_['first_solve_in_process_s']:.2f} s."]
+    lines += _footprint_section(results.get("footprint"))
     lines += _tool_lines(results.get("tools"))
-    if "latency" in results and _plot(results, out):
-        lines += ["", "![latency](latency.png)", "", "![slow streams](slow_streams.png)"]
+    if "latency" in results and plot(results, stream_rows(results), out, STREAM_KIB):
+        lines += ["", "![latency](latency.png)", "", "![CPU per request](cpu.png)", "",
+                  "![slow streams](slow_streams.png)"]
     (out / "benchmarks.md").write_text("\n".join(lines) + "\n")
-
-
-def _plot(results: dict, out: Path) -> bool:
-    """Bar charts of added latency and of slow-stream memory and delay; False without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, mode in zip(axes, ("non_stream", "stream")):
-        rows = {k: v for k, v in results["latency"][mode].items() if k != "direct"}
-        names = list(rows)
-        ax.bar([i - 0.2 for i in range(len(names))], [rows[n]["added_p50_ms"] for n in names], 0.4, label="p50")
-        ax.bar([i + 0.2 for i in range(len(names))], [rows[n]["added_p99_ms"] for n in names], 0.4, label="p99")
-        ax.set_xticks(range(len(names)), names)
-        ax.set_title(f"added latency, {mode.replace('_', '-')} (ms)")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "latency.png", dpi=100)
-    plt.close(fig)
-    rows = _stream_rows(results)
-    ns = [n for n in sorted(rows) if "freeseek" in rows[n]]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].bar([str(n) for n in ns], [rows[n]["freeseek"]["rss_per_stream_kb"] for n in ns])
-    axes[0].axhline(50 * 1000 / 1024, color="red", linestyle="--", label="target 50 KB")
-    axes[0].set_title("gateway RSS per open stream (KiB)")
-    axes[0].legend()
-    for name in ("direct", "freeseek"):
-        axes[1].plot(ns, [rows[n][name]["delay_p99_ms"] for n in ns if name in rows[n]], marker="o",
-                     label=f"{name}, whole run")
-        axes[1].plot(ns, [rows[n][name]["open_delay_p99_ms"] for n in ns if name in rows[n]], marker="x",
-                     linestyle="--", label=f"{name}, all open")
-    axes[1].set_yscale("log")
-    axes[1].set_title("per-chunk delay p99 (ms) vs streams")
-    axes[1].legend()
-    fig.tight_layout()
-    fig.savefig(out / "slow_streams.png", dpi=100)
-    plt.close(fig)
-    return True
 
 
 def _tool_lines(tools: dict | None) -> list[str]:

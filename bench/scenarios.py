@@ -1,4 +1,4 @@
-"""The measurements: added latency, throughput, many slow streams, and the proof-of-work solver."""
+"""The measurements: added latency, CPU per request under load, many slow streams, and the proof-of-work solver."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import gevent
 
 from bench.client import Connection, HttpError, chunk_delays, timed_request
-from bench.contestants import CHAT_PATH, Contestant, rss_kb
+from bench.contestants import CHAT_PATH, Contestant, cpu_seconds, rss_kb
 
 
 def body(chunks: int, pace: float, stream: bool) -> dict:
@@ -39,15 +39,17 @@ def latency(contestants: list[Contestant], requests: int, stream: bool) -> dict[
     return times
 
 
-def throughput(contestant: Contestant, concurrency: int, seconds: float, stream: bool) -> dict:
-    """Completed requests per second with `concurrency` clients on keep-alive connections."""
-    done, errors = [0], [0]
-    deadline = time.monotonic() + seconds
+def load(contestant: Contestant, concurrency: int, requests: int, stream: bool, max_seconds: float) -> dict:
+    """`requests` answers with `concurrency` clients on keep-alive connections (fewer if `max_seconds` pass
+    first): requests per second, and the CPU time the serving process spent per answer."""
+    done, errors, left = [0], [0], [requests]
+    deadline = time.monotonic() + max_seconds
     request = body(20, 0, stream)
 
     def client():
         conn = Connection(contestant.port)
-        while time.monotonic() < deadline:
+        while left[0] > 0 and time.monotonic() < deadline:
+            left[0] -= 1
             try:
                 timed_request(conn, CHAT_PATH, request, contestant.token)
                 done[0] += 1
@@ -56,9 +58,12 @@ def throughput(contestant: Contestant, concurrency: int, seconds: float, stream:
                 conn.close()
                 conn = Connection(contestant.port)
         conn.close()
-    started = time.monotonic()
+    pid = contestant.server_pid
+    cpu, started = cpu_seconds(pid), time.monotonic()
     gevent.joinall([gevent.spawn(client) for _ in range(concurrency)])
-    return {"rps": done[0] / (time.monotonic() - started), "errors": errors[0]}
+    elapsed, cpu = time.monotonic() - started, cpu_seconds(pid) - cpu
+    return {"requests": done[0], "errors": errors[0], "seconds": elapsed,
+            "rps": done[0] / elapsed, "cpu_ms_per_request": cpu * 1000 / max(1, done[0])}
 
 
 def slow_streams(contestant: Contestant, streams: int, chunks: int, pace: float, ramp_per_second: float,
