@@ -139,7 +139,8 @@ def load_body(schema: Schema) -> dict:
     """Parse the request's JSON object and validate it; return the body as the client sent it."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
-    body = parse_json(request.get_data())
+    # Not cached: the request object would hold a second copy of the prompt for as long as the answer streams.
+    body = parse_json(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
     try:

@@ -106,9 +106,7 @@ class RelayRun:
         self.settings = relay.settings
         self.stats = RunStats()
         self.started = time.monotonic()
-        # SimpleQueue: gevent swaps it for a light semaphore-based queue (queue.Queue's Condition allocates
-        # a lock per wait, which showed in profiles with thousands of streams).
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue | None = None   # while a producer carries the steps
         self._lock = threading.Lock()
         self._attempt: Attempt | None = None
         self._cancelled = threading.Event()
@@ -140,6 +138,7 @@ class RelayRun:
                         item = _SILENCE
                 if item is _TO_REQUEST:
                     inline = self.coalescing = True
+                    self._queue = None  # 2 KiB less for as long as the answer streams
                     continue
                 if item is _TO_PRODUCER:
                     inline = self.coalescing = False
@@ -176,9 +175,13 @@ class RelayRun:
 
     def _hand_to_producer(self) -> None:
         """Carry the steps on in a producer thread, which feeds the queue until they end or come back."""
+        # SimpleQueue: gevent swaps it for a light semaphore-based queue (queue.Queue's Condition allocates
+        # a lock per wait, which showed in profiles with thousands of streams).
+        feed = self._queue = queue.SimpleQueue()
+
         def produce() -> None:
             for item in self._steps_gen:
-                self._queue.put(item)
+                feed.put(item)
                 if item is _TO_REQUEST:
                     return  # the HTTP side resumes the steps from here
         start_background(produce)

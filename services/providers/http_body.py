@@ -67,6 +67,7 @@ class HttpBody:
                 body = framing.feed(data)
                 if body:
                     yield body
+            head.close()  # its buffer is empty now: free it (a few KiB of every open stream)
             while not framing.done:
                 try:
                     data = sock.recv(READ_SIZE)
@@ -90,9 +91,7 @@ class HttpBody:
                     yield body
         finally:
             sock.settimeout(timeout)
-        # The whole body is read: the connection can carry the next request.
-        head.close()
-        raw.release_conn()
+        raw.release_conn()  # the whole body is read: the connection can carry the next request
 
     def finish(self, chunks: Iterator[bytes]) -> None:
         """Read what follows the answer's end marker (the body's last chunk), as the OpenAI SDK does, so

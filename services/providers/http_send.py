@@ -31,6 +31,7 @@ class JsonPoster:
         request.headers["Content-Length"] = str(len(body))
         response = self.adapter.send(request, stream=True, timeout=timeout, verify=self.session.verify,
                                      cert=self.session.cert, proxies={})
+        request.body = None  # sent: not kept for as long as the answer streams
         if response.is_redirect:
             # Followed as Session.send follows it (rare upstream behaviour, so the slow path is fine).
             hops = list(self.session.resolve_redirects(response, request, stream=True, timeout=timeout,
