@@ -4,7 +4,7 @@ keccak_kernel.py writes the kernel as WebAssembly text and wasmtime compiles it 
 import and the compilation: about 0.03 s). The worst case (144000 tries) takes about 0.05 s, well under a
 plain `hashlib.sha3_256` loop over the same inputs, with the GIL released, so a solve in gevent's threadpool
 does not hold up the streams on the hub. There is no pure-Python fallback: it would take about 20 s for the
-worst case holding the GIL, and wasmtime has wheels for every platform we deploy to (docs/deepseek-web.md).
+worst case with the GIL, and wasmtime has wheels for every platform we deploy to (docs/deepseek-web.md).
 """
 
 from __future__ import annotations
