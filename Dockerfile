@@ -7,10 +7,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN python -m compileall -q /app
 USER freeseek
-# numba caches the proof-of-work kernel next to the code only where it may write; give it the user's own
-# folder, and compile at build time so the first web request does not wait about 4 s for it.
-ENV NUMBA_CACHE_DIR=/home/freeseek/.numba-cache PORT=8000
-RUN python -m services.providers.deepseek_web.pow
+ENV PORT=8000
 EXPOSE 8000
 # The image has no curl: ask /healthz with Python's standard library.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -215,7 +215,7 @@ def write(results: dict, out: Path) -> None:
         lines += ["", "## Proof of work (difficulty 144000, answer 143999)", "",
                   f"Solver: {pow_['solver_s']:.3f} s (median of {pow_['runs']}); a plain `hashlib.sha3_256` loop "
                   f"over the same 144000 inputs: {pow_['hashlib_loop_s']:.3f} s; first solve in a fresh process "
-                  f"(numba import and cache load, or compilation): {pow_['first_solve_in_process_s']:.2f} s."]
+                  f"(importing and compiling the kernel): {pow_['first_solve_in_process_s']:.2f} s."]
     lines += _footprint_section(results.get("footprint"))
     lines += _tool_lines(results.get("tools"))
     if "latency" in results and plot(results, stream_rows(results), out, STREAM_KIB):

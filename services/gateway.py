@@ -69,7 +69,7 @@ class Gateway:
                          for name in self.registry.names()}
         if any(self.registry.get(name).adapter == "deepseek-web" for name in self.registry.names()):
             from services.providers.deepseek_web.pow import warm
-            warm()  # before serving, in the worker's main greenlet (about 0.7 s and 100 MB of numba)
+            warm()  # before serving, in the worker's main greenlet (about 0.03 s and 20 MB of wasmtime)
         self.pool = self.state.pool(self._concurrency_limit)
         self.counter = TokenCounter()
         self.server_tokens = parse_tokens(settings.tokens, self.registry) if settings.tokens else []
