@@ -144,9 +144,11 @@ class FaultyUpstream:
               extra: str = "") -> None:
         head = (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra}"
                 "Connection: close\r\n\r\n").encode()
-        conn.sendall(head + body)
+        # Recorded before sending: once the answer is out, the gateway may finish it and send the next request
+        # (answered by another thread) before this one would get to record it.
         with self._lock:
             self.served.append((token, self._local.prompt))
+        conn.sendall(head + body)
 
     # ---- the modes ---------------------------------------------------------------------------------
 
