@@ -7,7 +7,7 @@ import heapq
 import json
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import regex
@@ -37,6 +37,8 @@ _BITS = 17
 _ID = (1 << _BITS) - 1
 # Distinct pieces remembered with their ids: natural text repeats its words, so most pieces are looked up.
 _CACHED_PIECES = 8192
+# Characters in a piece beyond which merging it (about 1 ms per 1000 characters) is worth a thread's hop.
+_LONG_PIECE = 2000
 
 
 class _AddedTokens:
@@ -97,15 +99,20 @@ class DeepSeekTokenizer:
         """The ids of text, as tokenizers' encode(text, add_special_tokens=False).ids."""
         return [token_id for run in self.runs(text) for token_id in run]
 
-    def runs(self, text: str) -> Iterator[tuple[int, ...]]:
-        """The ids of text lazily, one tuple per added token or pre-tokenized piece (never empty)."""
+    def runs(self, text: str, offload: Callable | None = None) -> Iterator[tuple[int, ...]]:
+        """The ids of text lazily, one tuple per added token or pre-tokenized piece (never empty).
+
+        offload(merge, piece) merges a piece too long to merge at once on this thread, when given."""
         for segment, token_id in self._segments(text):
             if token_id is not None:
                 yield (token_id,)
                 continue
             words, pieces = self._splits
-            yield from map(self._piece_ids, filter(None, (
-                piece for word in words.splititer(segment) if word for piece in pieces.splititer(word))))
+            for piece in filter(None, (
+                    piece for word in words.splititer(segment) if word for piece in pieces.splititer(word))):
+                # One piece is merged in one go: a 5 MB run of one letter takes 15 s, best not on the hub.
+                long = offload and len(piece) > _LONG_PIECE
+                yield offload(self._merge_piece, piece) if long else self._piece_ids(piece)
 
     def _segments(self, text: str) -> Iterator[tuple[str, int | None]]:
         """Text cut at added tokens: (token, id) for each, (text, None) for what lies between."""

@@ -41,8 +41,10 @@ class TokenCounter:
         if _tokenizer.cache_info().currsize == 0:
             run_blocking(_tokenizer)
         # Pure Python holds the GIL, so a thread would not spare the hub: the count pauses between slices of
-        # pieces instead, which are independent once pre-tokenized.
-        runs, pause, total = _tokenizer().runs(text), _pause(), 0
+        # pieces instead, which are independent once pre-tokenized. Only a very long piece goes to a thread,
+        # where the GIL changes hands every 5 ms.
+        pause, total = _pause(), 0
+        runs = _tokenizer().runs(text, offload=run_blocking if pause else None)
         while counted := sum(map(len, islice(runs, _PIECES_PER_SLICE))):
             total += counted
             if pause and counted >= _PIECES_PER_SLICE:  # not after the last slice of a short text
