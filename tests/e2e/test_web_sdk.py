@@ -101,3 +101,25 @@ def test_a_long_proof_of_work_does_not_hold_up_other_streams(gateway, web, fake)
     assert any(c["token"] == "e2e-web-pow" for c in web.completions)  # the solve happened meanwhile
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert max(gaps) < 0.5, f"a stream stalled for {max(gaps):.2f} s during a proof-of-work solve"
+
+
+def test_counting_a_big_prompt_does_not_hold_up_other_streams(gateway, fake):
+    # The counter is pure Python and holds the GIL: it must pause between slices on the hub instead.
+    fake.script("sk-e2e-count-ticker", text=["t"] * 60, pace=0.05)
+    prompt = (" ".join(f"word{i % 997} {'中文' * (i % 3)} <think> x={i};" for i in range(200_000)))[:3_000_000]
+    arrivals, counted = [], []
+    ticker = requests.post(gateway.url + "/v1/chat/completions", stream=True, timeout=60,
+                           json={"model": "deepseek-chat", "messages": MESSAGES, "stream": True},
+                           headers={"Authorization": "Bearer sk-e2e-count-ticker"})
+    chunks = ticker.iter_content(chunk_size=None)
+    next(chunks)
+    counter = threading.Thread(target=lambda: counted.append(requests.post(
+        gateway.url + "/v1/messages/count_tokens", timeout=60, headers={"x-api-key": "sk-e2e-count"},
+        json={"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": prompt}]}).json()))
+    counter.start()
+    for _ in chunks:
+        arrivals.append(time.monotonic())
+    counter.join(60)
+    assert counted and counted[0]["input_tokens"] > 500_000
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert max(gaps) < 0.5, f"a stream stalled for {max(gaps):.2f} s while a big prompt was counted"
