@@ -44,6 +44,7 @@ class Metrics:
                                     ["outcome"], buckets=QUEUE_BUCKETS, registry=r)
         self.queue_waiting = Gauge("freeseek_queue_waiting", "Requests waiting for a token right now.", registry=r)
         r.register(_PoolCollector(pool_state))
+        self._children: dict[tuple, object] = {}
         # The worker's memory and CPU (process_*): free tiers give 512 MB.
         ProcessCollector(registry=r)
 
@@ -51,22 +52,31 @@ class Metrics:
                        ttfb: float | None, duration: float, tokens_in: int = 0, tokens_out: int = 0) -> None:
         """Record one finished request (the one place every dialect reports to)."""
         provider = provider or "none"
-        self.requests.labels(dialect, provider, model_label(model), str(status)).inc()
+        self.series(self.requests, dialect, provider, model_label(model), str(status)).inc()
         if ttfb is not None:
-            self.ttfb.labels(dialect, provider).observe(ttfb)
-        self.duration.labels(dialect, provider).observe(duration)
+            self.series(self.ttfb, dialect, provider).observe(ttfb)
+        self.series(self.duration, dialect, provider).observe(duration)
         if tokens_in:
-            self.tokens.labels(dialect, provider, "in").inc(tokens_in)
+            self.series(self.tokens, dialect, provider, "in").inc(tokens_in)
         if tokens_out:
-            self.tokens.labels(dialect, provider, "out").inc(tokens_out)
+            self.series(self.tokens, dialect, provider, "out").inc(tokens_out)
 
     def stream_opened(self, dialect: str) -> None:
         """Count a response that started streaming."""
-        self.streams_open.labels(dialect).inc()
+        self.series(self.streams_open, dialect).inc()
 
     def stream_closed(self, dialect: str) -> None:
         """Count a streamed response that ended."""
-        self.streams_open.labels(dialect).dec()
+        self.series(self.streams_open, dialect).dec()
+
+    def series(self, metric, *labels: str):
+        """The metric's series for these labels, looked up once: `labels()` validates and locks on every call,
+        a few microseconds each, several times per request."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
 
 class MeteredPool:
@@ -86,7 +96,7 @@ class MeteredPool:
             return lease
         finally:
             self._metrics.queue_waiting.dec()
-            self._metrics.queue_wait.labels(outcome).observe(time.monotonic() - started)
+            self._metrics.series(self._metrics.queue_wait, outcome).observe(time.monotonic() - started)
 
     def __getattr__(self, name):
         return getattr(self._pool, name)
