@@ -23,6 +23,8 @@ _local = threading.local()  # greenlet-local under gevent: each attempt's opener
 class AbortScope:
     """The upstream connections one attempt is using; `abort()` shuts them all, now and from then on."""
 
+    __slots__ = ("_lock", "_connections", "aborted", "_outer")
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connections: set = set()

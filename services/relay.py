@@ -47,7 +47,8 @@ class _Failure:
     error: GatewayError
 
 
-@dataclass
+# Slots on the records every open stream holds: a thousand streams are a thousand of each.
+@dataclass(slots=True)
 class Attempt:
     """One try with one token; the watchdog or a departing client may abort it from another greenlet."""
 
@@ -57,7 +58,7 @@ class Attempt:
     content_at: float | None = None
     abort_error: GatewayError | None = None
     scope: AbortScope = field(default_factory=AbortScope)
-    woken: threading.Event = field(default_factory=threading.Event)   # opened, failed to open, or aborted
+    woken: threading.Event | None = None   # for an opener greenlet: opened, failed to open, or aborted
     opened: tuple | None = None      # ("stream", stream) or ("error", exception) once open() returned
     abandoned: bool = False          # nobody will read what open() returns: the opener closes it
 
@@ -66,10 +67,11 @@ class Attempt:
         self.scope.abort()
         if self.stream is not None:
             self.stream.abort()
-        self.woken.set()
+        if self.woken is not None:
+            self.woken.set()
 
 
-@dataclass
+@dataclass(slots=True)
 class RunStats:
     """What the request log line reports."""
 
@@ -100,6 +102,10 @@ class RelayRun:
     carries them while they block without waking (leasing a token, opening the answer) and feeds a queue
     the HTTP side reads; once an answer can be read with wake-ups, the HTTP side carries the steps itself,
     so a long stream holds one greenlet, not two, and each event skips the queue."""
+
+    __slots__ = ("relay", "call", "tokens", "settings", "stats", "started", "_queue", "_lock", "_attempt",
+                 "_cancelled", "_content_started", "_steps_gen", "_inline", "_last_check", "_next_beat",
+                 "coalescing", "__weakref__")
 
     def __init__(self, relay: Relay, call: ChatCall, tokens: list[Token]):
         self.relay, self.call, self.tokens = relay, call, tokens
@@ -344,8 +350,10 @@ class RelayRun:
             if abandoned and opened[0] == "stream":
                 opened[1].close()
             attempt.woken.set()
+        attempt.woken = threading.Event()
         start_background(run)
-        attempt.woken.wait()
+        if not attempt.scope.aborted:  # else abort() came before the event existed, and will not set it
+            attempt.woken.wait()
         with self._lock:
             if attempt.abort_error is not None or self._cancelled.is_set():
                 attempt.abandoned = True

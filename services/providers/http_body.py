@@ -25,20 +25,19 @@ class HttpBody:
     @property
     def can_wake(self) -> bool:
         """Whether `chunks(idle)` can read the socket itself, waking after silences: the body is not
-        compressed and the connection stays open for reuse (else urllib3 reads it, without wake-ups)."""
-        raw = self.response.raw
-        connection = getattr(raw, "_connection", None)
-        head = getattr(raw, "_fp", None)
-        return (isinstance(head, http.client.HTTPResponse) and connection is not None
-                and getattr(connection, "sock", None) is not None and not head.will_close
+        compressed (else urllib3 reads it, decoding, without wake-ups)."""
+        head = getattr(self.response.raw, "_fp", None)
+        return (isinstance(head, http.client.HTTPResponse) and hasattr(getattr(head.fp, "raw", None), "_sock")
                 and self.response.headers.get("Content-Encoding", "identity").lower() == "identity")
 
     def chunks(self, idle: Callable[[], float] | None = None) -> Iterator[bytes]:
         """Yield bytes as soon as they arrive (chunked or not), decoded from gzip/deflate; with `idle` (and
         `can_wake`), also yield b"" before waiting for more and again after each `idle()` seconds of silence."""
-        if idle is not None and self.can_wake:
-            yield from self._socket_chunks(idle)
-            return
+        # Returned, not delegated to: a generator level less on the stack every parked stream keeps.
+        return self._socket_chunks(idle) if idle is not None and self.can_wake else self._urllib3_chunks()
+
+    def _urllib3_chunks(self) -> Iterator[bytes]:
+        """Read through urllib3, which decodes gzip/deflate and sees the connection back into its pool."""
         raw = self.response.raw
         while True:
             data = raw.read1(READ_SIZE, decode_content=True)
@@ -51,7 +50,8 @@ class HttpBody:
         a timed wait, so one greenlet can both relay the stream and keep its deadlines and keep-alives."""
         raw = self.response.raw
         head: http.client.HTTPResponse = raw._fp
-        sock = raw._connection.sock
+        sock = head.fp.raw._sock  # the response's own socket, whether or not its connection is kept
+        keep = not head.will_close
         framing = _Chunked() if head.chunked else _Counted(head.length)
         timeout = sock.gettimeout()
         try:
@@ -67,7 +67,8 @@ class HttpBody:
                 body = framing.feed(data)
                 if body:
                     yield body
-            head.close()  # its buffer is empty now: free it (a few KiB of every open stream)
+            if keep:
+                head.close()  # its buffer is empty now: free it (a few KiB of every open stream)
             while not framing.done:
                 try:
                     data = sock.recv(READ_SIZE)
@@ -87,13 +88,18 @@ class HttpBody:
                         sock.settimeout(0)
                 if not data:
                     if framing.until_close:
-                        return
+                        break
                     raise http.client.IncompleteRead(b"")
                 body = framing.feed(data)
                 if body:
                     yield body
         finally:
-            sock.settimeout(timeout)
+            try:
+                sock.settimeout(timeout)
+            except OSError:
+                pass  # closed meanwhile: the answer was abandoned, and its socket with it
+        if not keep:
+            head.close()  # the upstream said `Connection: close`: this closes the socket too
         raw.release_conn()  # the whole body is read: the connection can carry the next request
 
     def finish(self, chunks: Iterator[bytes]) -> None:
