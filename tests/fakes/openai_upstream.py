@@ -28,6 +28,7 @@ class Script:
     cut_after: int | None = None           # break the connection after this many content events
     stall: bool = False                    # send comments only, never content, until the client leaves
     split_bytes: int = 0                   # write the body in pieces this small (lines split across writes)
+    burst: bool = False                    # write the whole body at once (as a fast upstream's packets arrive)
     json_reply: bool = False               # ignore `stream` and answer with one JSON body
     mid_stream_error: bool = False         # send a `data: {"error": ...}` after the first content
     tool_calls: list | None = None         # tool-call deltas, one per chunk, sent as given
@@ -80,7 +81,8 @@ class FakeOpenAI(LoopbackServer):
                             mimetype="application/json" if not isinstance(payload, str) else "text/plain")
         if script.json_reply:
             return Response("\n\n" + json.dumps(self._whole(script, body)), mimetype="application/json")
-        return Response(self._stream(script, body), mimetype="text/event-stream",
+        events = self._stream(script, body)
+        return Response([b"".join(events)] if script.burst else events, mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache"}, direct_passthrough=True)
 
     def _pieces(self, script: Script, body: dict) -> list[str]:

@@ -1,0 +1,164 @@
+"""Reading an upstream body on the request's own greenlet: the framing however the bytes are split, wake-ups
+while the upstream is silent, and the connection handed back for the next request."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from services.providers.http_body import READ_ERRORS, HttpBody, _Chunked
+from services.providers.http_send import JsonPoster
+
+SSE = b"data: {\"choices\":[{\"delta\":{\"content\":\"h\xc3\xa9llo\"}}]}\n\ndata: [DONE]\n\n"
+
+
+def chunked(body: bytes, size: int = 7) -> bytes:
+    """Chunked transfer coding with an extension on every chunk and a trailer at the end."""
+    parts = [b"%x;ext=1\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size)]
+    return b"".join(parts) + b"0\r\nX-Trailer: yes\r\n\r\n"
+
+
+class RawUpstream:
+    """A loopback HTTP/1.1 server that answers each request with the next scripted list of writes; a write
+    that is a threading.Event is waited for instead of sent."""
+
+    def __init__(self, *answers: list) -> None:
+        self.answers, self.connections = list(answers), 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/v1/chat/completions"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            conn, _ = self.server.accept()
+            self.connections += 1
+            with conn:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                while self.answers and self._request(conn):
+                    for write in self.answers.pop(0):
+                        if isinstance(write, threading.Event):
+                            write.wait(10)
+                        else:
+                            conn.sendall(write)
+
+    def _request(self, conn: socket.socket) -> bool:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = conn.recv(65536)
+            if not piece:
+                return False
+            data += piece
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(
+            b"content-length")))
+        while len(body) < length:
+            body += conn.recv(65536)
+        return True
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def post(session: requests.Session, upstream: RawUpstream) -> HttpBody:
+    return HttpBody(JsonPoster(session, upstream.url).post(b"{}", {}, (5, 5)))
+
+
+def head(extra: bytes = b"Transfer-Encoding: chunked\r\n") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" + extra + b"\r\n"
+
+
+def read(body: HttpBody, idle=lambda: 5.0) -> bytes:
+    return b"".join(body.chunks(idle))
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64])
+def test_a_chunked_body_decodes_the_same_however_its_bytes_are_split(size):
+    wire = chunked(SSE, size)
+    for split in range(len(wire) + 1):
+        framing = _Chunked()
+        out = framing.feed(wire[:split]) + framing.feed(wire[split:])
+        assert out == SSE and framing.done, split
+
+
+def test_chunked_and_sized_bodies_are_read_whole_and_the_connection_carries_the_next_request():
+    one_byte_writes = [bytes([b]) for b in chunked(SSE, 5)]
+    upstream = RawUpstream([head(), *one_byte_writes],
+                           [head(b"Content-Length: %d\r\n" % len(SSE)), SSE],
+                           [head(), chunked(SSE)])
+    session = requests.Session()
+    try:
+        first = post(session, upstream)
+        assert first.can_wake
+        assert read(first) == SSE
+        assert read(post(session, upstream)) == SSE
+        assert read(post(session, upstream)) == SSE
+        assert upstream.connections == 1
+    finally:
+        upstream.close()
+
+
+def test_an_answer_that_ends_with_the_connection_is_read_to_the_close():
+    upstream = RawUpstream([head(b"Connection: close\r\n"), SSE[:20], SSE[20:]])
+    try:
+        assert read(post(requests.Session(), upstream)) == SSE
+    finally:
+        upstream.close()
+
+
+def test_a_silent_upstream_wakes_the_reader_on_time_and_nothing_is_lost():
+    resume = threading.Event()
+    upstream = RawUpstream([head(), b"%x\r\n%s\r\n" % (30, SSE[:30]), resume,
+                            b"%x\r\n%s\r\n0\r\n\r\n" % (len(SSE) - 30, SSE[30:])])
+    try:
+        pieces, wakes = [], []
+        started = time.monotonic()
+        for piece in post(requests.Session(), upstream).chunks(lambda: 0.05):
+            if piece:
+                pieces.append(piece)
+            else:
+                wakes.append(time.monotonic() - started)
+                if len(wakes) == 4:
+                    resume.set()
+        assert b"".join(pieces) == SSE
+        assert len(wakes) >= 4 and wakes[3] < 2.0  # woken about every 0.05 s while the upstream said nothing
+    finally:
+        upstream.close()
+
+
+def test_a_malformed_chunk_size_is_a_broken_read():
+    upstream = RawUpstream([head(), b"zz\r\nhello\r\n0\r\n\r\n"])
+    body = post(requests.Session(), upstream)
+    try:
+        with pytest.raises(READ_ERRORS):
+            read(body)
+    finally:
+        body.close()  # as the relay closes an answer that broke
+        upstream.close()
+
+
+def test_a_compressed_answer_is_read_through_urllib3_which_decodes_it():
+    packed = gzip.compress(SSE)
+    upstream = RawUpstream([head(b"Content-Encoding: gzip\r\nContent-Length: %d\r\n" % len(packed)), packed])
+    try:
+        body = post(requests.Session(), upstream)
+        assert not body.can_wake
+        assert read(body) == SSE
+    finally:
+        upstream.close()
+
+
+def test_an_incomplete_chunked_body_is_a_broken_read():
+    upstream = RawUpstream([head(), b"a\r\nhello"])
+    body = post(requests.Session(), upstream)
+    try:
+        with pytest.raises(http.client.IncompleteRead):
+            read(body)
+    finally:
+        body.close()
+        upstream.close()
