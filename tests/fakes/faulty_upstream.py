@@ -97,23 +97,10 @@ class FaultyUpstream:
     def _read_request(self, conn: socket.socket) -> str | None:
         """Read one request's head and body; return its bearer token."""
         conn.settimeout(10)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = conn.recv(65536)
-            if not piece:
-                return None
-            data += piece
-        head, _, body = data.partition(b"\r\n\r\n")
-        headers = {}
-        for line in head.decode("latin-1").split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length") or 0)
-        while len(body) < length:
-            piece = conn.recv(65536)
-            if not piece:
-                return None
-            body += piece
+        request = read_request(conn)
+        if request is None:
+            return None
+        headers, body = request
         try:
             self._local.prompt = str(json.loads(body)["messages"][-1]["content"])
         except (ValueError, KeyError, IndexError, TypeError):
@@ -209,3 +196,25 @@ def wait_until(predicate, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def read_request(conn: socket.socket) -> tuple[dict[str, str], bytes] | None:
+    """Read one HTTP/1.1 request from a socket: its headers (lower-case names) and its body; None at the end."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(65536)
+        if not piece:
+            return None
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length") or 0)
+    while len(body) < length:
+        piece = conn.recv(65536)
+        if not piece:
+            return None
+        body += piece
+    return headers, body

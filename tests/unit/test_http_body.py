@@ -14,6 +14,7 @@ import requests
 
 from services.providers.http_body import READ_ERRORS, HttpBody, _Chunked
 from services.providers.http_send import JsonPoster
+from tests.fakes.faulty_upstream import read_request
 
 SSE = b"data: {\"choices\":[{\"delta\":{\"content\":\"h\xc3\xa9llo\"}}]}\n\ndata: [DONE]\n\n"
 
@@ -40,26 +41,12 @@ class RawUpstream:
             self.connections += 1
             with conn:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                while self.answers and self._request(conn):
+                while self.answers and read_request(conn) is not None:
                     for write in self.answers.pop(0):
                         if isinstance(write, threading.Event):
                             write.wait(10)
                         else:
                             conn.sendall(write)
-
-    def _request(self, conn: socket.socket) -> bool:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = conn.recv(65536)
-            if not piece:
-                return False
-            data += piece
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(
-            b"content-length")))
-        while len(body) < length:
-            body += conn.recv(65536)
-        return True
 
     def close(self) -> None:
         self.server.close()
