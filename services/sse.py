@@ -24,7 +24,8 @@ def read_events(chunks: Iterable[bytes]) -> Iterator[SSEEvent]:
     data: list[str] = []
     for chunk in chunks:
         if not chunk:
-            # The body reader woke after a silence: pass that on, so its reader can keep its deadlines.
+            # The body reader is about to wait, or woke after a silence: pass that on, so its reader can send
+            # what it holds and keep its deadlines.
             yield SSEEvent(comment=True)
             continue
         buffer += chunk
@@ -33,7 +34,9 @@ def read_events(chunks: Iterable[bytes]) -> Iterator[SSEEvent]:
         *lines, buffer = buffer.split(b"\n")
         for raw in lines:
             line = raw[:-1] if raw.endswith(b"\r") else raw
-            if line:
+            if line.startswith(b"data: "):  # nearly every line: the general case below reads it the same
+                data.append(line[6:].decode("utf-8", "replace"))
+            elif line:
                 parsed = _field(line.decode("utf-8", "replace"))
                 if parsed is None:
                     yield SSEEvent(comment=True)

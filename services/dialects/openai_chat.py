@@ -44,7 +44,8 @@ class ChatRenderer(Renderer):
 
     def stream_event(self, event) -> bytes:
         """Record one event and return the chunks it produces."""
-        return b"".join(data_event(chunk) for chunk in self.apply(event))
+        chunks = self.apply(event)
+        return data_event(chunks[0]) if len(chunks) == 1 else b"".join([data_event(chunk) for chunk in chunks])
 
     def apply(self, event) -> list[dict]:
         """Take one event into the answer and return the chunks it produces for a stream."""

@@ -161,23 +161,27 @@ class OpenAIStream:
                           token_state="rest", retryable=True)
         return chunk
 
-    def _chunk_events(self, chunk: dict, splitter: ThinkTagSplitter, calls: NativeToolCalls) -> Iterator:
+    def _chunk_events(self, chunk: dict, splitter: ThinkTagSplitter, calls: NativeToolCalls) -> list:
         """Normalise one chunk (or a whole non-stream answer): reasoning in any of its three spellings."""
+        # A list, not a generator: one per chunk, and a generator's set-up cost more than the work.
+        out: list = []
         if isinstance(chunk.get("usage"), dict):
-            yield normalise_usage(chunk["usage"])
+            out.append(normalise_usage(chunk["usage"]))
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or choice.get("message") or {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                yield Text(reasoning=reasoning)
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                yield from splitter.feed(delta["content"])
+                out.append(Text(reasoning=reasoning))
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                out += splitter.feed(content)
             if delta.get("tool_calls"):
-                yield from calls.feed(delta["tool_calls"])
+                out += calls.feed(delta["tool_calls"])
             if choice.get("finish_reason"):
-                yield Finish(choice["finish_reason"])
+                out.append(Finish(choice["finish_reason"]))
+        return out
 
     def _whole_answer(self, data: bytes) -> Iterator:
         """An upstream that ignored `stream` and sent one JSON answer (leading blank lines allowed)."""
