@@ -105,23 +105,28 @@ class Completions:
         """SSE body: the dialect's keep-alives and events, then its closing events; the events of one upstream
         burst go out in one write while the relay says when bursts end."""
         held: list[bytes] = []
-        for item in events:
-            if item is None:
-                continue
-            if item is HEARTBEAT:
-                held.append(renderer.keepalive())
-            elif item is not FLUSH:
-                out = renderer.stream_event(item)
-                if not out:
+        try:
+            for item in events:
+                if item is None:
                     continue
-                if run.stats.ttfb is None:
-                    run.stats.ttfb = time.monotonic() - run.started
-                held.append(out)
-                if run.coalescing:
-                    continue
+                if item is HEARTBEAT:
+                    held.append(renderer.keepalive())
+                elif item is not FLUSH:
+                    out = renderer.stream_event(item)
+                    if not out:
+                        continue
+                    if run.stats.ttfb is None:
+                        run.stats.ttfb = time.monotonic() - run.started
+                    held.append(out)
+                    if run.coalescing:
+                        continue
+                if held:
+                    yield b"".join(held)
+                    held.clear()
+        except GatewayError:
             if held:
-                yield b"".join(held)
-                held.clear()
+                yield b"".join(held)  # what came before the failure, then the in-band error (see _send)
+            raise
         held.append(renderer.stream_end(self._usage(run, renderer)))
         yield b"".join(held)
 

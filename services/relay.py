@@ -105,7 +105,7 @@ class RelayRun:
 
     __slots__ = ("relay", "call", "tokens", "settings", "stats", "started", "_queue", "_lock", "_attempt",
                  "_cancelled", "_content_started", "_steps_gen", "_inline", "_last_check", "_next_beat",
-                 "coalescing", "__weakref__")
+                 "coalescing", "_handed_over", "_abandoned", "__weakref__")
 
     def __init__(self, relay: Relay, call: ChatCall, tokens: list[Token]):
         self.relay, self.call, self.tokens = relay, call, tokens
@@ -119,6 +119,8 @@ class RelayRun:
         self._content_started = False
         self._steps_gen = self._steps()
         self._inline = False           # the steps' own knowledge that the HTTP side carries them now
+        self._handed_over = False      # a producer queued _TO_REQUEST: the steps wait for the HTTP side
+        self._abandoned = False        # the HTTP side stopped reading: nobody will take the steps over
         self._last_check = self._next_beat = 0.0
         # Whether the HTTP side may hold rendered events until FLUSH: only while it reads the upstream
         # itself, which says when a burst is over (fewer, larger writes: a send per event cost ~15% of CPU).
@@ -144,6 +146,7 @@ class RelayRun:
                         item = _SILENCE
                 if item is _TO_REQUEST:
                     inline = self.coalescing = True
+                    self._handed_over = False
                     self._queue = None  # 2 KiB less for as long as the answer streams
                     continue
                 if item is _TO_PRODUCER:
@@ -172,8 +175,13 @@ class RelayRun:
                 sent = True
                 yield item
         finally:
-            if inline:
-                self._steps_gen.close()  # the client left while we carried the steps: free the upstream now
+            with self._lock:
+                self._abandoned = True
+                ours = inline or self._handed_over
+            if ours:
+                self._steps_gen.close()  # we carry the steps (or they wait for us): free the upstream now
+            else:
+                self.cancel()  # a producer carries them: stop it, and it frees the upstream itself
 
     def _idle(self) -> float:
         """Seconds until the next keep-alive or deadline check is due."""
@@ -187,9 +195,16 @@ class RelayRun:
 
         def produce() -> None:
             for item in self._steps_gen:
-                feed.put(item)
                 if item is _TO_REQUEST:
-                    return  # the HTTP side resumes the steps from here
+                    with self._lock:
+                        handing = not self._abandoned
+                        self._handed_over = handing
+                    if handing:
+                        feed.put(item)
+                        return  # the HTTP side resumes the steps from here
+                    self._steps_gen.close()  # the HTTP side left meanwhile: nobody would resume them
+                    return
+                feed.put(item)
         start_background(produce)
 
     def cancel(self) -> None:
@@ -335,8 +350,6 @@ class RelayRun:
         for an abort: a deadline or a departed client is never held up by a phase that cannot be woken
         (a proof-of-work solve, a lock), and the sockets it uses are shut at once."""
         adapter = self.relay.adapter_for(attempt.token.provider)
-        if getattr(adapter, "opens_abortably", False):
-            return self._open_here(adapter, attempt)
 
         def run() -> None:
             try:
@@ -365,15 +378,3 @@ class RelayRun:
                 raise value
             attempt.stream = value
             return value
-
-    def _open_here(self, adapter, attempt: Attempt):
-        """Open on the producer itself, for an adapter whose open() only waits on sockets of the attempt's
-        scope, so an abort wakes it at once (a greenlet saved per request)."""
-        with attempt.scope:
-            stream = adapter.open(self.call, attempt.token)
-        with self._lock:
-            if attempt.abort_error is not None or self._cancelled.is_set():
-                stream.close()
-                raise attempt.abort_error or Cancelled()
-            attempt.stream = stream
-        return stream

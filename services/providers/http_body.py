@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import ssl
 from typing import Callable, Iterator
@@ -14,6 +15,7 @@ READ_SIZE = 65536
 # What a read of a streamed body raises when the connection breaks, times out or is shut down.
 READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 _MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) longer than this is not HTTP
+_HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class HttpBody:
@@ -104,9 +106,14 @@ class HttpBody:
 
     def finish(self, chunks: Iterator[bytes]) -> None:
         """Read what follows the answer's end marker (the body's last chunk), as the OpenAI SDK does, so
-        the connection can be reused: opening one per request cost more than the rest of the relay."""
-        for _ in chunks:
-            pass
+        the connection can be reused: opening one per request cost more than the rest of the relay. Read
+        with wake-ups, it waits one silence at most: a body that does not end then is closed, not reused."""
+        silences = 0
+        for piece in chunks:
+            if not piece:
+                silences += 1  # the first says the reader is about to wait, the second that it waited
+                if silences == 2:
+                    return
 
     def read_all(self, limit: int = 1 << 20) -> bytes:
         """Read a (small) whole body, such as an error reply."""
@@ -165,10 +172,10 @@ class _Chunked:
             elif self._trailers:
                 self.done = not line
             else:
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise http.client.IncompleteRead(b"", None) from None
+                digits = line.split(b";", 1)[0].strip()
+                if not _HEX_SIZE.fullmatch(digits):  # int() would take "-1", "0x10", "1_0": not HTTP
+                    raise http.client.IncompleteRead(b"", None)
+                size = int(digits, 16)
                 self._left, self._trailers = size, size == 0
         self._pending = buf[pos:] if pos < end and not self.done else b""
         return b"".join(out) if len(out) != 1 else out[0]

@@ -25,9 +25,6 @@ from services.tools.native import NativeToolCalls
 class OpenAICompatible:
     """Sends a chat call to `<base_url><chat_path>` and normalises the streamed answer."""
 
-    # open() only waits on its connection, which an abort of the attempt shuts (services/abortable.py).
-    opens_abortably = True
-
     def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
         self.provider, self.http, self.settings = provider, http, settings
         self.poster = JsonPoster(http, provider.url(provider.chat_path))
@@ -139,6 +136,7 @@ class OpenAIStream:
                     else:
                         yield event
             if done:
+                yield KEEPALIVE  # a flush point: what the relay holds goes out before the body's end is read
                 self.body.finish(chunks)
         except READ_ERRORS:
             raise connection_failed(self.provider, "the connection broke during the answer") from None
