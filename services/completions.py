@@ -118,7 +118,7 @@ class Completions:
                     if run.stats.ttfb is None:
                         run.stats.ttfb = time.monotonic() - run.started
                     held.append(out)
-                    if run.coalescing:
+                    if run.inline:
                         continue
                 if held:
                     yield b"".join(held)

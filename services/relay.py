@@ -23,7 +23,7 @@ from services.settings import Settings
 log = logging.getLogger("freeseek")
 
 HEARTBEAT = object()   # yielded by RelayRun.events() when a keep-alive is due
-FLUSH = object()       # yielded by RelayRun.events() when the upstream has nothing more for now (see coalescing)
+FLUSH = object()       # yielded by RelayRun.events() when the upstream has nothing more for now (see RelayRun.inline)
 _END = object()
 # Where the run's steps are carried on (see RelayRun): handed to the request's own greenlet once an answer
 # can be read there, and back to a producer for the phases that block without waking (leasing, opening).
@@ -58,7 +58,7 @@ class Attempt:
     content_at: float | None = None
     abort_error: GatewayError | None = None
     scope: AbortScope = field(default_factory=AbortScope)
-    woken: threading.Event | None = None   # for an opener greenlet: opened, failed to open, or aborted
+    woken: threading.Event = field(default_factory=threading.Event)   # opened, failed to open, or aborted
     opened: tuple | None = None      # ("stream", stream) or ("error", exception) once open() returned
     abandoned: bool = False          # nobody will read what open() returns: the opener closes it
 
@@ -67,8 +67,7 @@ class Attempt:
         self.scope.abort()
         if self.stream is not None:
             self.stream.abort()
-        if self.woken is not None:
-            self.woken.set()
+        self.woken.set()
 
 
 @dataclass(slots=True)
@@ -104,8 +103,8 @@ class RelayRun:
     so a long stream holds one greenlet, not two, and each event skips the queue."""
 
     __slots__ = ("relay", "call", "tokens", "settings", "stats", "started", "_queue", "_lock", "_attempt",
-                 "_cancelled", "_content_started", "_steps_gen", "_inline", "_last_check", "_next_beat",
-                 "coalescing", "_handed_over", "_abandoned", "__weakref__")
+                 "_cancelled", "_content_started", "_steps_gen", "_steps_inline", "_last_check", "_next_beat",
+                 "inline", "_handed_over", "_abandoned", "__weakref__")
 
     def __init__(self, relay: Relay, call: ChatCall, tokens: list[Token]):
         self.relay, self.call, self.tokens = relay, call, tokens
@@ -118,13 +117,14 @@ class RelayRun:
         self._cancelled = threading.Event()
         self._content_started = False
         self._steps_gen = self._steps()
-        self._inline = False           # the steps' own knowledge that the HTTP side carries them now
+        self._steps_inline = False     # the steps' own knowledge that the HTTP side carries them now
         self._handed_over = False      # a producer queued _TO_REQUEST: the steps wait for the HTTP side
         self._abandoned = False        # the HTTP side stopped reading: nobody will take the steps over
         self._last_check = self._next_beat = 0.0
-        # Whether the HTTP side may hold rendered events until FLUSH: only while it reads the upstream
-        # itself, which says when a burst is over (fewer, larger writes: a send per event cost ~15% of CPU).
-        self.coalescing = False
+        # Whether the HTTP side carries the steps now, told by their markers only (a producer may still be
+        # running them). Only then may it hold rendered events until FLUSH: it reads the upstream itself, which
+        # says when a burst is over (fewer, larger writes: a send per event cost ~15% of CPU).
+        self.inline = False
 
     # ---- the HTTP side -------------------------------------------------------------------------------
 
@@ -133,11 +133,10 @@ class RelayRun:
         s = self.settings
         self._last_check = time.monotonic()
         self._next_beat = self._last_check + s.first_heartbeat
-        inline = False   # told by the steps' markers only: the producer may still be running them
         sent = False     # an event went out: from then on, silences are points to flush what is held
         try:
             while True:
-                if inline:
+                if self.inline:
                     item = next(self._steps_gen, _END)
                 else:
                     try:
@@ -145,12 +144,11 @@ class RelayRun:
                     except queue.Empty:
                         item = _SILENCE
                 if item is _TO_REQUEST:
-                    inline = self.coalescing = True
-                    self._handed_over = False
+                    self.inline, self._handed_over = True, False
                     self._queue = None  # 2 KiB less for as long as the answer streams
                     continue
                 if item is _TO_PRODUCER:
-                    inline = self.coalescing = False
+                    self.inline = False
                     self._hand_to_producer()
                     continue
                 now = time.monotonic()
@@ -177,7 +175,7 @@ class RelayRun:
         finally:
             with self._lock:
                 self._abandoned = True
-                ours = inline or self._handed_over
+                ours = self.inline or self._handed_over
             if ours:
                 self._steps_gen.close()  # we carry the steps (or they wait for us): free the upstream now
             else:
@@ -261,8 +259,8 @@ class RelayRun:
         # One place in the queue and one waiting budget for the whole request, retries included.
         ticket, deadline = pool.ticket(), time.monotonic() + self.settings.queue_timeout
         while candidates:
-            if self._inline:
-                self._inline = False
+            if self._steps_inline:
+                self._steps_inline = False
                 yield _TO_PRODUCER  # waiting for a token blocks: not on the HTTP side
             try:
                 lease = pool.acquire(candidates, max(0.0, deadline - time.monotonic()), self._cancelled, ticket)
@@ -305,7 +303,7 @@ class RelayRun:
         try:
             stream = self._open(attempt)
             if getattr(stream, "inline", False):
-                self._inline = True
+                self._steps_inline = True
                 yield _TO_REQUEST
                 events = stream.events(self._idle)
             else:
@@ -316,7 +314,7 @@ class RelayRun:
                 if isinstance(event, KeepAlive):
                     # Upstream comments keep our socket alive; they are not content. Read inline, they
                     # also mark a silence the HTTP side checks its deadlines and keep-alives at.
-                    if self._inline:
+                    if self._steps_inline:
                         yield _SILENCE
                     continue
                 if isinstance(event, HeldContent):
@@ -363,10 +361,8 @@ class RelayRun:
             if abandoned and opened[0] == "stream":
                 opened[1].close()
             attempt.woken.set()
-        attempt.woken = threading.Event()
         start_background(run)
-        if not attempt.scope.aborted:  # else abort() came before the event existed, and will not set it
-            attempt.woken.wait()
+        attempt.woken.wait()
         with self._lock:
             if attempt.abort_error is not None or self._cancelled.is_set():
                 attempt.abandoned = True

@@ -22,8 +22,7 @@ class JsonPoster:
         """Send the body with these headers and return the response as soon as its headers arrived."""
         headers = {**headers, "Content-Type": "application/json"}
         if self.session.trust_env:
-            # Proxies or .netrc named by the environment: requests' full path applies them.
-            return self.session.post(self.url, data=body, headers=headers, stream=True, timeout=timeout)
+            return self._post_in_full(body, headers, timeout)  # proxies or .netrc named by the environment
         request = requests.PreparedRequest()
         request.method, request.url, request.body, request.hooks = "POST", self.url, body, {"response": []}
         request.headers = CaseInsensitiveDict(self.headers)
@@ -33,7 +32,10 @@ class JsonPoster:
                                      cert=self.session.cert, proxies={})
         request.body = None  # sent: not kept for as long as the answer streams
         if response.is_redirect:
-            # Rare for an API: let requests' full path send it again and follow the redirect, body and all.
-            response.close()
-            return self.session.post(self.url, data=body, headers=headers, stream=True, timeout=timeout)
+            response.close()  # rare for an API: sent again, the redirect is followed body and all
+            return self._post_in_full(body, headers, timeout)
         return response
+
+    def _post_in_full(self, body: bytes, headers: dict, timeout) -> requests.Response:
+        """Send through `Session.post`, which applies the environment's proxies and follows redirects."""
+        return self.session.post(self.url, data=body, headers=headers, stream=True, timeout=timeout)

@@ -107,15 +107,20 @@ class OpenAIStream:
         self.body.close()
 
     @property
+    def _whole_json(self) -> bool:
+        """Whether the upstream ignored `stream` and answers with one JSON body."""
+        return "json" in self.body.response.headers.get("Content-Type", "")
+
+    @property
     def inline(self) -> bool:
-        """Whether `events(idle)` wakes after silences, so the request's own greenlet can read it."""
-        return self.body.can_wake
+        """Whether `events(idle)` wakes after silences, so the request's own greenlet can read it (a whole
+        JSON answer is read in one blocking read: that stays with the producer)."""
+        return self.body.can_wake and not self._whole_json
 
     def events(self, idle: Callable[[], float] | None = None) -> Iterator:
         """Yield Text, ToolCallDelta, Usage and KeepAlive events, then one Finish; raise if the stream is cut.
         With `idle`, a KeepAlive also comes whenever nothing arrived for `idle()` seconds."""
-        content_type = self.body.response.headers.get("Content-Type", "")
-        if "json" in content_type:
+        if self._whole_json:
             yield from self._whole_answer(self.body.read_all())
             return
         splitter, calls = ThinkTagSplitter(), NativeToolCalls()

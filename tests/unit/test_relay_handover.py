@@ -162,7 +162,7 @@ def test_content_held_for_coalescing_is_written_before_a_mid_stream_error():
     call = openai_chat.parse({"model": "deepseek-chat", "stream": True,
                               "messages": [{"role": "user", "content": "hi"}]})
     renderer = openai_chat.ChatRenderer(call)
-    run = types.SimpleNamespace(coalescing=True, stats=types.SimpleNamespace(ttfb=None), started=time.monotonic())
+    run = types.SimpleNamespace(inline=True, stats=types.SimpleNamespace(ttfb=None), started=time.monotonic())
 
     def events():  # one upstream burst: content, then the connection breaks before any silence (no FLUSH)
         yield Text(content="the last words")
