@@ -8,6 +8,7 @@ from typing import Callable
 from flask import Blueprint, Response, current_app, request
 
 from blueprints.schemas import ChatRequestSchema, load_body
+from services.completions import Reply
 from services.dialects import openai_chat
 
 bp = Blueprint("chat", __name__)
@@ -23,7 +24,14 @@ def chat_completions():
     call = openai_chat.parse(body)
     tokens = completions.tokens_for(request.headers.get("Authorization"))
     reply = completions.complete(call, openai_chat.ChatRenderer(call), tokens, client_probe(request.environ))
-    return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers)
+    return to_response(reply)
+
+
+def to_response(reply: Reply) -> Response:
+    """The HTTP response for a reply; a streamed body goes to the server as it is, without werkzeug's two
+    wrapping iterators (two levels less on the stack of every open stream, and per chunk sent)."""
+    return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers,
+                    direct_passthrough=not isinstance(reply.body, bytes))
 
 
 def client_probe(environ: dict) -> Callable[[], bool]:

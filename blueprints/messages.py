@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from blueprints.agent_schemas import AnthropicMessagesSchema, CountTokensSchema
-from blueprints.chat import client_probe
+from blueprints.chat import client_probe, to_response
 from blueprints.schemas import load_body
 
 bp = Blueprint("messages", __name__)
@@ -25,7 +25,7 @@ def messages():
     tokens = _tokens(gateway.completions)
     call, renderer = gateway.anthropic.prepare(load_body(_schema))
     reply = gateway.completions.complete(call, renderer, tokens, client_probe(request.environ))
-    return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers)
+    return to_response(reply)
 
 
 @bp.post("/v1/messages/count_tokens")

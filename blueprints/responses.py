@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, current_app, request
 
 from blueprints.agent_schemas import ResponsesSchema
-from blueprints.chat import client_probe
+from blueprints.chat import client_probe, to_response
 from blueprints.schemas import load_body
 from services.credentials import caller_ref
 
@@ -22,4 +22,4 @@ def responses():
     body = load_body(_schema)
     call, renderer = gateway.responses.prepare(body, caller_ref(authorization))
     reply = gateway.completions.complete(call, renderer, tokens, client_probe(request.environ))
-    return Response(reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers)
+    return to_response(reply)

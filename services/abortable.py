@@ -8,6 +8,7 @@ and refuses any request the attempt tries to start afterwards. Adapters need no 
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from typing import Callable, TypeVar
@@ -18,6 +19,11 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 T = TypeVar("T")
 _local = threading.local()  # greenlet-local under gevent: each attempt's opener has its own
+try:  # the OS's own poll, even when gevent patched select (a poll of no wait needs no hub)
+    from gevent.monkey import get_original
+    _poll = get_original("select", "poll")
+except (ImportError, AttributeError):  # pragma: no cover - gevent is a runtime dependency; poll is POSIX
+    _poll = getattr(select, "poll", None)
 
 
 class AbortScope:
@@ -106,6 +112,19 @@ class _ScopedConnection:
         if scope is not None:
             scope._add(self)
         return super().request(*args, **kwargs)
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a pooled connection still stands (nothing to read on it, as urllib3 asks before reusing
+        one), asked of the OS at once: through gevent's patched poll this cost ~35 µs per request."""
+        if self.sock is None or _poll is None:
+            return super().is_connected
+        poller = _poll()
+        try:
+            poller.register(self.sock, select.POLLIN)
+        except (OSError, ValueError):  # closed under us
+            return False
+        return not poller.poll(0)
 
 
 class _Connection(_ScopedConnection, HTTPConnection):

@@ -98,6 +98,13 @@ class MeteredPool:
             self._metrics.queue_waiting.dec()
             self._metrics.series(self._metrics.queue_wait, outcome).observe(time.monotonic() - started)
 
+    def lease_now(self, tokens):
+        """Lease a token at once as the pool does, recorded as a wait of no time when it worked."""
+        lease = self._pool.lease_now(tokens)
+        if lease is not None:
+            self._metrics.series(self._metrics.queue_wait, "leased").observe(0.0)
+        return lease
+
     def __getattr__(self, name):
         return getattr(self._pool, name)
 

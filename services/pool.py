@@ -164,20 +164,31 @@ class TokenPool:
     def _usable(self, token: Token) -> bool:
         return self._store.get(token.ref).unusable_until <= self._clock()
 
+    def lease_now(self, tokens: list[Token]) -> Lease | None:
+        """Lease one of the tokens when that takes no wait and nobody queues ahead, else None (acquire waits)."""
+        with self._cond:
+            return None if self._waiters else self._lease_free(tokens)
+
+    def _lease_free(self, tokens: list[Token]) -> Lease | None:
+        """A slot on the least busy usable token with one free (random among equals), or None."""
+        free = [t for t in tokens if self._usable(t)
+                and (not self._limit_for(t) or self.in_flight(t) < self._limit_for(t))]
+        if not free:
+            return None
+        fewest = min(self.in_flight(t) for t in free)
+        token = self.choose([t for t in free if self.in_flight(t) == fewest])
+        self._in_flight[token] = self.in_flight(token) + 1
+        return Lease(self, token)
+
     def _dispatch(self) -> None:
         """Hand free slots to waiters in arrival order (a waiter skips only tokens it cannot use)."""
         granted = False
         for waiter in list(self._waiters):
             if waiter.lease is not None:
                 continue
-            free = [t for t in waiter.tokens if self._usable(t)
-                    and (not self._limit_for(t) or self.in_flight(t) < self._limit_for(t))]
-            if not free:
+            waiter.lease = self._lease_free(waiter.tokens)
+            if waiter.lease is None:
                 continue
-            fewest = min(self.in_flight(t) for t in free)
-            token = self.choose([t for t in free if self.in_flight(t) == fewest])
-            self._in_flight[token] = self.in_flight(token) + 1
-            waiter.lease = Lease(self, token)
             self._waiters.remove(waiter)
             granted = True
         if granted:

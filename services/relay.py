@@ -6,10 +6,10 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from services.abortable import AbortScope
+from services.attempt import Attempt, RunStats
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import ClientGone, GatewayError, UpstreamTimeout
@@ -25,8 +25,9 @@ log = logging.getLogger("freeseek")
 HEARTBEAT = object()   # yielded by RelayRun.events() when a keep-alive is due
 FLUSH = object()       # yielded by RelayRun.events() when the upstream has nothing more for now (see RelayRun.inline)
 _END = object()
-# Where the run's steps are carried on (see RelayRun): handed to the request's own greenlet once an answer
-# can be read there, and back to a producer for the phases that block without waking (leasing, opening).
+# Where the run's steps are carried on (see RelayRun): to a producer for the phases that block without
+# waking (a wait in the token queue, a whole answer), back to the request's own greenlet once an answer can
+# be read there.
 _TO_REQUEST, _TO_PRODUCER = object(), object()
 _SILENCE = object()    # an inline read woke with nothing new: time to look at deadlines and keep-alives
 # Deadlines and the client's connection are checked after this much silence (deadlines at least this often
@@ -47,40 +48,6 @@ class _Failure:
     error: GatewayError
 
 
-# Slots on the records every open stream holds: a thousand streams are a thousand of each.
-@dataclass(slots=True)
-class Attempt:
-    """One try with one token; the watchdog or a departing client may abort it from another greenlet."""
-
-    token: Token
-    started: float
-    stream: object = None
-    content_at: float | None = None
-    abort_error: GatewayError | None = None
-    scope: AbortScope = field(default_factory=AbortScope)
-    woken: threading.Event = field(default_factory=threading.Event)   # opened, failed to open, or aborted
-    opened: tuple | None = None      # ("stream", stream) or ("error", exception) once open() returned
-    abandoned: bool = False          # nobody will read what open() returns: the opener closes it
-
-    def abort(self) -> None:
-        """Interrupt every phase: connecting, waiting for headers, the adapter's calls, the stream."""
-        self.scope.abort()
-        if self.stream is not None:
-            self.stream.abort()
-        self.woken.set()
-
-
-@dataclass(slots=True)
-class RunStats:
-    """What the request log line reports."""
-
-    attempts: int = 0
-    token: Token | None = None
-    errors: list = field(default_factory=list)
-    ttfb: float | None = None        # seconds to the first byte of the answer sent to the client
-    usage: object = None             # the Usage finally reported
-
-
 class Relay:
     """Starts runs; holds what every run shares (pool, adapters, settings)."""
 
@@ -92,15 +59,15 @@ class Relay:
         """Begin working on a call in the background; read its events from the returned run."""
         run = RelayRun(self, call, tokens)
         self.runs.add(run)
-        run._hand_to_producer()
         return run
 
 
 class RelayRun:
-    """A call in flight, as one generator of steps (`_steps`). A producer thread (a greenlet under gevent)
-    carries them while they block without waking (leasing a token, opening the answer) and feeds a queue
-    the HTTP side reads; once an answer can be read with wake-ups, the HTTP side carries the steps itself,
-    so a long stream holds one greenlet, not two, and each event skips the queue."""
+    """A call in flight, as one generator of steps (`_steps`). The HTTP side carries them from the start:
+    it leases a free token, waits for the answer to open with timeouts and reads it with wake-ups, so a
+    stream holds one greenlet. A producer thread (a greenlet under gevent) takes them over only while they
+    block without waking (a wait in the token queue, a whole answer, the web chat's rounds), feeding a queue
+    the HTTP side reads, and hands them back when an answer that can be read with wake-ups opens."""
 
     __slots__ = ("relay", "call", "tokens", "settings", "stats", "started", "_queue", "_lock", "_attempt",
                  "_cancelled", "_content_started", "_steps_gen", "_steps_inline", "_last_check", "_next_beat",
@@ -117,14 +84,14 @@ class RelayRun:
         self._cancelled = threading.Event()
         self._content_started = False
         self._steps_gen = self._steps()
-        self._steps_inline = False     # the steps' own knowledge that the HTTP side carries them now
+        self._steps_inline = True      # the steps' own knowledge that the HTTP side carries them now
         self._handed_over = False      # a producer queued _TO_REQUEST: the steps wait for the HTTP side
         self._abandoned = False        # the HTTP side stopped reading: nobody will take the steps over
         self._last_check = self._next_beat = 0.0
         # Whether the HTTP side carries the steps now, told by their markers only (a producer may still be
         # running them). Only then may it hold rendered events until FLUSH: it reads the upstream itself, which
         # says when a burst is over (fewer, larger writes: a send per event cost ~15% of CPU).
-        self.inline = False
+        self.inline = True
 
     # ---- the HTTP side -------------------------------------------------------------------------------
 
@@ -259,15 +226,19 @@ class RelayRun:
         # One place in the queue and one waiting budget for the whole request, retries included.
         ticket, deadline = pool.ticket(), time.monotonic() + self.settings.queue_timeout
         while candidates:
-            if self._steps_inline:
-                self._steps_inline = False
-                yield _TO_PRODUCER  # waiting for a token blocks: not on the HTTP side
-            try:
-                lease = pool.acquire(candidates, max(0.0, deadline - time.monotonic()), self._cancelled, ticket)
-            except GatewayError as error:
-                errors.append(error)
-                refusal = error
-                break
+            # A pool that cannot lease at once (a test's) goes through acquire, on a producer.
+            lease = pool.lease_now(candidates) if self._steps_inline and hasattr(pool, "lease_now") else None
+            if lease is None:
+                if self._steps_inline:
+                    self._steps_inline = False
+                    yield _TO_PRODUCER  # waiting for a token blocks: not on the HTTP side
+                try:
+                    lease = pool.acquire(candidates, max(0.0, deadline - time.monotonic()), self._cancelled,
+                                         ticket)
+                except GatewayError as error:
+                    errors.append(error)
+                    refusal = error
+                    break
             token = lease.token
             self.stats.attempts += 1
             self.stats.token = token
@@ -301,13 +272,17 @@ class RelayRun:
             self._attempt = attempt
         stream = None
         try:
-            stream = self._open(attempt)
-            if getattr(stream, "inline", False):
-                self._steps_inline = True
-                yield _TO_REQUEST
-                events = stream.events(self._idle)
-            else:
+            stream = yield from self._open(attempt)
+            if not getattr(stream, "inline", False):
+                if self._steps_inline:
+                    self._steps_inline = False
+                    yield _TO_PRODUCER  # a whole answer is read without wake-ups: not on the HTTP side
                 events = stream.events()
+            else:
+                if not self._steps_inline:
+                    self._steps_inline = True
+                    yield _TO_REQUEST
+                events = stream.events(self._idle)
             for event in events:
                 if attempt.abort_error is not None or self._cancelled.is_set():
                     break
@@ -343,17 +318,18 @@ class RelayRun:
         if self._cancelled.is_set():
             raise Cancelled()
 
-    def _open(self, attempt: Attempt):
+    def _open(self, attempt: Attempt) -> Iterator:
         """Run the adapter's open() in its own greenlet, inside the attempt's abort scope, and wait for it or
         for an abort: a deadline or a departed client is never held up by a phase that cannot be woken
-        (a proof-of-work solve, a lock), and the sockets it uses are shut at once."""
+        (a proof-of-work solve, a lock), and the sockets it uses are shut at once. Carried by the HTTP side,
+        the wait yields a silence whenever a keep-alive or a deadline check is due; returns the stream."""
         adapter = self.relay.adapter_for(attempt.token.provider)
 
         def run() -> None:
             try:
                 with attempt.scope:
                     opened = ("stream", adapter.open(self.call, attempt.token))
-            except BaseException as exc:  # handed to the producer, which raises it
+            except BaseException as exc:  # handed to the waiting side, which raises it
                 opened = ("error", exc)
             with self._lock:
                 attempt.opened = opened
@@ -362,12 +338,17 @@ class RelayRun:
                 opened[1].close()
             attempt.woken.set()
         start_background(run)
-        attempt.woken.wait()
+        try:
+            while not attempt.woken.wait(self._idle() if self._steps_inline else None):
+                yield _SILENCE
+        except GeneratorExit:  # the client left while the answer opened: nobody will read it
+            attempt.abort()
+            with self._lock:
+                attempt.abandon()
+            raise
         with self._lock:
             if attempt.abort_error is not None or self._cancelled.is_set():
-                attempt.abandoned = True
-                if attempt.opened is not None and attempt.opened[0] == "stream":
-                    attempt.opened[1].close()
+                attempt.abandon()
                 raise attempt.abort_error or Cancelled()
             kind, value = attempt.opened
             if kind == "error":

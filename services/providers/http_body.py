@@ -16,6 +16,8 @@ READ_SIZE = 65536
 READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 _MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) longer than this is not HTTP
 _HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# The common chunk head, a bare hex size and CRLF, read in one match (anything else takes the line by line way).
+_PLAIN_HEAD = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")
 
 
 class HttpBody:
@@ -149,13 +151,21 @@ class _Chunked:
         """The body bytes in data; raises IncompleteRead on a malformed coding."""
         buf = self._pending + data if self._pending else data
         out, pos, end = [], 0, len(buf)
-        while pos < end and not self.done:
-            if self._left:
-                piece = buf[pos:pos + self._left]
+        # Locals in the loop, the state written back once: a body of many small chunks is read in one pass.
+        left, crlf, trailers, done = self._left, self._crlf, self._trailers, self.done
+        while pos < end and not done:
+            if left:
+                piece = buf[pos:pos + left]
                 out.append(piece)
                 pos += len(piece)
-                self._left -= len(piece)
-                self._crlf = not self._left
+                left -= len(piece)
+                crlf = not left
+                if crlf and buf.startswith(b"\r\n", pos):
+                    pos, crlf = pos + 2, False
+                continue
+            if not crlf and not trailers and (head := _PLAIN_HEAD.match(buf, pos)):
+                pos, left = head.end(), int(head[1], 16)
+                trailers = not left
                 continue
             eol = buf.find(b"\n", pos)
             if eol < 0:
@@ -164,19 +174,20 @@ class _Chunked:
                 break
             line = buf[pos:eol].rstrip(b"\r")
             pos = eol + 1
-            if self._crlf:
+            if crlf:
                 if line:
                     raise http.client.IncompleteRead(b"", None)
-                self._crlf = False
-            elif self._trailers:
-                self.done = not line
+                crlf = False
+            elif trailers:
+                done = not line
             else:
                 digits = line.split(b";", 1)[0].strip()
                 if not _HEX_SIZE.fullmatch(digits):  # int() would take "-1", "0x10", "1_0": not HTTP
                     raise http.client.IncompleteRead(b"", None)
-                size = int(digits, 16)
-                self._left, self._trailers = size, size == 0
-        self._pending = buf[pos:] if pos < end and not self.done else b""
+                left = int(digits, 16)
+                trailers = not left
+        self._left, self._crlf, self._trailers, self.done = left, crlf, trailers, done
+        self._pending = buf[pos:] if pos < end and not done else b""
         return b"".join(out) if len(out) != 1 else out[0]
 
 

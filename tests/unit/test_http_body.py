@@ -19,10 +19,12 @@ from tests.fakes.faulty_upstream import read_request
 SSE = b"data: {\"choices\":[{\"delta\":{\"content\":\"h\xc3\xa9llo\"}}]}\n\ndata: [DONE]\n\n"
 
 
-def chunked(body: bytes, size: int = 7) -> bytes:
-    """Chunked transfer coding with an extension on every chunk and a trailer at the end."""
-    parts = [b"%x;ext=1\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size)]
-    return b"".join(parts) + b"0\r\nX-Trailer: yes\r\n\r\n"
+def chunked(body: bytes, size: int = 7, plain: bool = False) -> bytes:
+    """Chunked transfer coding with an extension on every chunk and a trailer at the end, or (plain) with
+    neither, as most servers send it."""
+    ext, trailer = (b"", b"") if plain else (b";ext=1", b"X-Trailer: yes\r\n")
+    parts = [b"%x%s\r\n%s\r\n" % (len(body[i:i + size]), ext, body[i:i + size]) for i in range(0, len(body), size)]
+    return b"".join(parts) + b"0\r\n" + trailer + b"\r\n"
 
 
 class RawUpstream:
@@ -65,13 +67,23 @@ def read(body: HttpBody, idle=lambda: 5.0) -> bytes:
     return b"".join(body.chunks(idle))
 
 
+@pytest.mark.parametrize("plain", [False, True])
 @pytest.mark.parametrize("size", [1, 3, 7, 64])
-def test_a_chunked_body_decodes_the_same_however_its_bytes_are_split(size):
-    wire = chunked(SSE, size)
+def test_a_chunked_body_decodes_the_same_however_its_bytes_are_split(size, plain):
+    wire = chunked(SSE, size, plain)
     for split in range(len(wire) + 1):
         framing = _Chunked()
         out = framing.feed(wire[:split]) + framing.feed(wire[split:])
         assert out == SSE and framing.done, split
+    framing = _Chunked()
+    assert b"".join(framing.feed(wire[i:i + 1]) for i in range(len(wire))) == SSE and framing.done
+
+
+@pytest.mark.parametrize("wire", [b"5\r\nhelloXX0\r\n\r\n", b"5\r\nhello\r\n-1\r\n\r\n",
+                                  b"5\r\nhello\r\n0x0\r\n\r\n"])
+def test_a_chunk_not_followed_by_crlf_or_a_size_that_is_not_hex_is_malformed(wire):
+    with pytest.raises(http.client.IncompleteRead):
+        _Chunked().feed(wire)
 
 
 def test_chunked_and_sized_bodies_are_read_whole_and_the_connection_carries_the_next_request():
