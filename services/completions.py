@@ -6,7 +6,6 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Callable, Iterator
 
 from services.chat_call import ChatCall
@@ -77,15 +76,12 @@ class Completions:
         try:
             if call.stream:
                 first = next(events, None)
-                body = self._stream(run, renderer, chain([first], events))
-                return Reply(200, self._send(run, renderer, body, renderer.stream_error), "text/event-stream",
+                return Reply(200, self._stream(run, renderer, first, events), "text/event-stream",
                              dict(SSE_HEADERS))
             for item in events:
                 if item is HEARTBEAT:
                     # The answer is slow: commit to 200 and keep the connection busy with whitespace.
-                    return Reply(200, self._send(run, renderer, self._late_json(run, renderer, events),
-                                                 lambda error: dumps(renderer.late_error(
-                                                     error, self._usage(run, renderer)))))
+                    return Reply(200, self._late_json(run, renderer, events))
                 if item is not FLUSH:
                     renderer.record(item)
             reply = dumps(renderer.whole(self._usage(run, renderer)))
@@ -101,65 +97,90 @@ class Completions:
             self._log(run, error.status, renderer)
             raise
 
-    def _stream(self, run: RelayRun, renderer: Renderer, events: Iterator) -> Iterator[bytes]:
+    def _stream(self, run: RelayRun, renderer: Renderer, first, events: Iterator) -> Iterator[bytes]:
         """SSE body: the dialect's keep-alives and events, then its closing events; the events of one upstream
-        burst go out in one write while the relay says when bursts end."""
+        burst go out in one write while the relay says when bursts end. An error goes in-band (see _failed)."""
         held: list[bytes] = []
+        status = self._opened(renderer)
         try:
+            if self._hold(run, renderer, first, held):
+                yield b"".join(held)
+                held.clear()
             for item in events:
-                if item is None:
-                    continue
-                if item is HEARTBEAT:
-                    held.append(renderer.keepalive())
-                elif item is not FLUSH:
-                    out = renderer.stream_event(item)
-                    if not out:
-                        continue
-                    if run.stats.ttfb is None:
-                        run.stats.ttfb = time.monotonic() - run.started
-                    held.append(out)
-                    if run.inline:
-                        continue
-                if held:
+                if self._hold(run, renderer, item, held):
                     yield b"".join(held)
                     held.clear()
-        except GatewayError:
-            if held:
-                yield b"".join(held)  # what came before the failure, then the in-band error (see _send)
-            raise
-        held.append(renderer.stream_end(self._usage(run, renderer)))
-        yield b"".join(held)
+            held.append(renderer.stream_end(self._usage(run, renderer)))
+            yield b"".join(held)
+        except (Exception, GeneratorExit) as exc:
+            status, tail = self._failed(run, exc, renderer.stream_error)
+            if tail:
+                yield b"".join(held) + tail  # what came before the failure, then the in-band error
+        finally:
+            self._closed(run, renderer, status)
+
+    @staticmethod
+    def _hold(run: RelayRun, renderer: Renderer, item, held: list[bytes]) -> bool:
+        """Add what the relay's item renders to held; whether held should be written now (while the relay
+        reads the upstream itself, only at its FLUSH or a keep-alive)."""
+        if item is None:
+            return False
+        if item is HEARTBEAT:
+            held.append(renderer.keepalive())
+            return True
+        if item is FLUSH:
+            return bool(held)
+        out = renderer.stream_event(item)
+        if not out:
+            return False
+        if run.stats.ttfb is None:
+            run.stats.ttfb = time.monotonic() - run.started
+        held.append(out)
+        return not run.inline
 
     def _late_json(self, run: RelayRun, renderer: Renderer, events: Iterator) -> Iterator[bytes]:
         """Non-stream body for a slow answer: leading whitespace while waiting, then the JSON."""
-        yield b"\n"
-        for item in events:
-            if item is HEARTBEAT:
-                yield b"\n"
-            elif item is not FLUSH:
-                renderer.record(item)
-        yield dumps(renderer.whole(self._usage(run, renderer)))
-
-    def _send(self, run: RelayRun, renderer: Renderer, body: Iterator[bytes],
-              render_error: Callable[[GatewayError], bytes]) -> Iterator[bytes]:
-        """Send a streamed body; an error after the first byte goes in-band; always free the upstream and log."""
-        status = 200
-        self.metrics.stream_opened(renderer.dialect)
+        status = self._opened(renderer)
         try:
-            yield from body
-        except GatewayError as error:
-            status = error.status
-            yield render_error(error)
-        except (ClientGone, GeneratorExit):
-            status = 499
-        except Exception:  # a bug of ours after the first byte: the client still learns the answer failed
-            log.exception("request %s failed inside the gateway", run.call.id)
-            status = 500
-            yield render_error(GatewayError("The gateway failed while handling this request.", code="internal_error"))
+            yield b"\n"
+            for item in events:
+                if item is HEARTBEAT:
+                    yield b"\n"
+                elif item is not FLUSH:
+                    renderer.record(item)
+            yield dumps(renderer.whole(self._usage(run, renderer)))
+        except (Exception, GeneratorExit) as exc:
+            status, tail = self._failed(run, exc, lambda error: dumps(renderer.late_error(
+                error, self._usage(run, renderer))))
+            if tail:
+                yield tail
         finally:
-            run.cancel()
-            self.metrics.stream_closed(renderer.dialect)
-            self._log(run, status, renderer)
+            self._closed(run, renderer, status)
+
+    # The bodies above are the generators that every open stream keeps parked: each handles its own end
+    # rather than being wrapped in another (a generator level is about 600 bytes of each stream's stack).
+    def _opened(self, renderer: Renderer) -> int:
+        """Count a body that starts streaming; the status it will be logged with unless it fails."""
+        self.metrics.stream_opened(renderer.dialect)
+        return 200
+
+    def _failed(self, run: RelayRun, exc: BaseException,
+                render_error: Callable[[GatewayError], bytes]) -> tuple[int, bytes]:
+        """The status of a body that stopped on exc after its first byte, and the in-band error to send
+        (nothing when the client left)."""
+        if isinstance(exc, GatewayError):
+            return exc.status, render_error(exc)
+        if isinstance(exc, (ClientGone, GeneratorExit)):
+            return 499, b""
+        # A bug of ours after the first byte: the client still learns the answer failed.
+        log.exception("request %s failed inside the gateway", run.call.id)
+        return 500, render_error(GatewayError("The gateway failed while handling this request.", code="internal_error"))
+
+    def _closed(self, run: RelayRun, renderer: Renderer, status: int) -> None:
+        """Free the upstream, count the stream closed and log the request."""
+        run.cancel()
+        self.metrics.stream_closed(renderer.dialect)
+        self._log(run, status, renderer)
 
     def _usage(self, run: RelayRun, renderer: Renderer) -> Usage:
         """The upstream's usage when it gave one, else counted with DeepSeek's tokenizer."""

@@ -58,6 +58,8 @@ class MemoryHealthStore:
 class Lease:
     """The right to send one request with a token; release it exactly once."""
 
+    __slots__ = ("pool", "token", "_released")  # one of each per open stream
+
     def __init__(self, pool: "TokenPool", token: Token):
         self.pool, self.token, self._released = pool, token, False
 
@@ -163,6 +165,8 @@ class TokenPool:
 
     def _usable(self, token: Token) -> bool:
         return self._store.get(token.ref).unusable_until <= self._clock()
+
+    leases_at_once = True  # lease_now answers from this process's own state, without waiting
 
     def lease_now(self, tokens: list[Token]) -> Lease | None:
         """Lease one of the tokens when that takes no wait and nobody queues ahead, else None (acquire waits)."""

@@ -56,7 +56,7 @@ class Relay:
         self.runs: set[RelayRun] = set()   # in flight, for a worker that shuts down
 
     def start(self, call: ChatCall, tokens: list[Token]) -> "RelayRun":
-        """Begin working on a call in the background; read its events from the returned run."""
+        """A run of the call, which starts working when its events are first read."""
         run = RelayRun(self, call, tokens)
         self.runs.add(run)
         return run
@@ -83,7 +83,7 @@ class RelayRun:
         self._attempt: Attempt | None = None
         self._cancelled = threading.Event()
         self._content_started = False
-        self._steps_gen = self._steps()
+        self._steps_gen = self._try_tokens()
         self._steps_inline = True      # the steps' own knowledge that the HTTP side carries them now
         self._handed_over = False      # a producer queued _TO_REQUEST: the steps wait for the HTTP side
         self._abandoned = False        # the HTTP side stopped reading: nobody will take the steps over
@@ -104,7 +104,7 @@ class RelayRun:
         try:
             while True:
                 if self.inline:
-                    item = next(self._steps_gen, _END)
+                    item = self._step()
                 else:
                     try:
                         item = self._queue.get(timeout=self._idle())
@@ -145,6 +145,7 @@ class RelayRun:
                 ours = self.inline or self._handed_over
             if ours:
                 self._steps_gen.close()  # we carry the steps (or they wait for us): free the upstream now
+                self.relay.runs.discard(self)
             else:
                 self.cancel()  # a producer carries them: stop it, and it frees the upstream itself
 
@@ -159,7 +160,8 @@ class RelayRun:
         feed = self._queue = queue.SimpleQueue()
 
         def produce() -> None:
-            for item in self._steps_gen:
+            while True:
+                item = self._step()
                 if item is _TO_REQUEST:
                     with self._lock:
                         handing = not self._abandoned
@@ -168,8 +170,11 @@ class RelayRun:
                         feed.put(item)
                         return  # the HTTP side resumes the steps from here
                     self._steps_gen.close()  # the HTTP side left meanwhile: nobody would resume them
+                    self.relay.runs.discard(self)
                     return
                 feed.put(item)
+                if item is _END or isinstance(item, _Failure):
+                    return
         start_background(produce)
 
     def cancel(self) -> None:
@@ -204,30 +209,36 @@ class RelayRun:
 
     # ---- the upstream side ---------------------------------------------------------------------------
 
-    def _steps(self) -> Iterator:
-        """Try the request's tokens in turn until one answers, then relay its events; end with _END."""
+    def _step(self):
+        """The steps' next item; once they end or raise, _END or a _Failure (a call, not a generator wrapping
+        them: a generator level less on the stack that every open stream keeps)."""
         try:
-            yield from self._try_tokens()
+            return next(self._steps_gen)
+        except (StopIteration, Cancelled):
+            item = _END
         except GatewayError as error:
-            yield _Failure(error)
-        except Cancelled:
-            pass
+            item = _Failure(error)
         except Exception:  # a bug of ours: the client still gets a clean error, the log the traceback
             log.exception("request %s failed inside the gateway", self.call.id)
-            yield _Failure(GatewayError("The gateway failed while handling this request.", code="internal_error"))
-        finally:
-            self.relay.runs.discard(self)
-        yield _END
+            item = _Failure(GatewayError("The gateway failed while handling this request.", code="internal_error"))
+        self.relay.runs.discard(self)
+        return item
 
     def _try_tokens(self) -> Iterator:
+        """Try the request's tokens in turn until one answers, relaying its events."""
         pool, errors = self.relay.pool, self.stats.errors
         failures: list[tuple[Token, GatewayError]] = []
         candidates, retries, refusal = list(self.tokens), dict.fromkeys(self.tokens, 0), None
+        # A pool that leases only after a round trip (Redis), or cannot lease at once (a test's), is asked
+        # off the HTTP side: its ticket too may wait.
+        at_once = getattr(pool, "leases_at_once", False)
+        if not at_once and self._steps_inline:
+            self._steps_inline = False
+            yield _TO_PRODUCER
         # One place in the queue and one waiting budget for the whole request, retries included.
         ticket, deadline = pool.ticket(), time.monotonic() + self.settings.queue_timeout
         while candidates:
-            # A pool that cannot lease at once (a test's) goes through acquire, on a producer.
-            lease = pool.lease_now(candidates) if self._steps_inline and hasattr(pool, "lease_now") else None
+            lease = pool.lease_now(candidates) if at_once and self._steps_inline else None
             if lease is None:
                 if self._steps_inline:
                     self._steps_inline = False
@@ -341,7 +352,7 @@ class RelayRun:
         try:
             while not attempt.woken.wait(self._idle() if self._steps_inline else None):
                 yield _SILENCE
-        except GeneratorExit:  # the client left while the answer opened: nobody will read it
+        except BaseException:  # the client left (or the worker killed us) while the answer opened: nobody reads it
             attempt.abort()
             with self._lock:
                 attempt.abandon()

@@ -35,6 +35,8 @@ class SharedTokenPool(TokenPool):
         super().__init__(limit_for, store, clock=time.time)
         self.leases = leases
 
+    leases_at_once = False  # every lease and ticket is a Redis round trip: the relay asks off the HTTP side
+
     def ticket(self) -> int:
         """A place in the queue shared by every process."""
         return self.leases.ticket()
@@ -73,9 +75,6 @@ class SharedTokenPool(TokenPool):
             if asked:
                 self.leases.leave_queue([t.ref for t in asked], waiter)
 
-    def lease_now(self, tokens: list[Token]) -> None:
-        """Never at once: every lease is a Redis round trip, taken by acquire off the request's greenlet."""
-        return None
 
     def in_flight(self, token: Token) -> int:
         """Requests using the token right now, in every process."""

@@ -10,6 +10,8 @@ OPEN, CLOSE = "<think>", "</think>"
 class ThinkTagSplitter:
     """Feed content pieces in order; get Text events with reasoning separated from the answer."""
 
+    __slots__ = ("_state", "_held")  # one of each per open stream
+
     def __init__(self) -> None:
         self._state = "start"
         self._held = ""

@@ -13,9 +13,9 @@ from services.tokenizer import DeepSeekTokenizer
 # Pieces counted between two pauses on the gevent hub: about 2 ms of counting (docs/serving.md).
 _PIECES_PER_SLICE = 2000
 # Merging is linear in a piece's length at about 3 µs a character: a piece longer than this (no language has
-# one; a megabyte of base64 or of one letter does) is counted from its first _SAMPLE characters, scaled.
+# one; a megabyte of base64 or of one letter does) is counted from _WINDOWS windows spread over it, scaled.
 _SAMPLED_PIECE = 100_000
-_SAMPLE = 20_000
+_WINDOWS, _WINDOW = 4, 5_000
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,12 +36,13 @@ def _pause():
 
 
 def _merge_long(merge, piece: str):
-    """A long piece's ids, merged in gevent's threadpool; for a huge one, as many stand-ins as its sample's
+    """A long piece's ids, merged in gevent's threadpool; for a huge one, as many stand-ins as its windows'
     ids scaled to its length (the count reads only how many there are): 5 MB of one letter took 15-35 s."""
     if len(piece) <= _SAMPLED_PIECE:
         return run_blocking(merge, piece)
-    sample = run_blocking(merge, piece[:_SAMPLE])
-    return range(round(len(sample) * len(piece) / _SAMPLE))
+    step = (len(piece) - _WINDOW) // (_WINDOWS - 1)
+    sampled = sum(len(run_blocking(merge, piece[i * step:i * step + _WINDOW])) for i in range(_WINDOWS))
+    return range(round(sampled * len(piece) / (_WINDOW * _WINDOWS)))
 
 
 class TokenCounter:

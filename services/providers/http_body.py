@@ -23,6 +23,8 @@ _PLAIN_HEAD = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")
 class HttpBody:
     """Wraps a `requests` response opened with stream=True."""
 
+    __slots__ = ("response",)  # this and the framing below: one of each per open stream
+
     def __init__(self, response: requests.Response):
         self.response = response
 
@@ -139,6 +141,7 @@ class _Chunked:
     """Undoes chunked transfer coding (RFC 9112 §7.1) on bytes split anywhere."""
 
     until_close = False
+    __slots__ = ("done", "_pending", "_left", "_crlf", "_trailers")
 
     def __init__(self) -> None:
         self.done = False
@@ -193,6 +196,8 @@ class _Chunked:
 
 class _Counted:
     """A body of Content-Length bytes, or one that ends when the upstream closes (no length)."""
+
+    __slots__ = ("until_close", "_left", "done")
 
     def __init__(self, length: int | None) -> None:
         self.until_close = length is None

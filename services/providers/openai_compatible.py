@@ -95,6 +95,8 @@ class OpenAICompatible:
 class OpenAIStream:
     """One upstream answer in OpenAI's SSE grammar, read into normalised events."""
 
+    __slots__ = ("provider", "token", "body")  # one of each per open stream
+
     def __init__(self, provider: str, token: Token, body: HttpBody):
         self.provider, self.token, self.body = provider, token, body
 

@@ -26,6 +26,8 @@ class NativeToolCalls:
     object, and a name or id repeated on every fragment.
     """
 
+    __slots__ = ("_calls", "_by_key")  # one of each per open stream
+
     def __init__(self) -> None:
         self._calls: list[_Call] = []
         self._by_key: dict = {}     # the provider's index (or id) -> our call

@@ -54,6 +54,14 @@ class RawUpstream:
         self.server.close()
 
 
+@pytest.fixture
+def session():
+    """A session closed after the test: a pooled connection left to the garbage collector warns, and warnings
+    fail the suite in whichever test happens to run then."""
+    with requests.Session() as s:
+        yield s
+
+
 def post(session: requests.Session, upstream: RawUpstream) -> HttpBody:
     session.trust_env = False  # as the gateway's session is without proxy variables: JsonPoster's own path
     return HttpBody(JsonPoster(session, upstream.url).post(b"{}", {}, (5, 5)))
@@ -86,12 +94,11 @@ def test_a_chunk_not_followed_by_crlf_or_a_size_that_is_not_hex_is_malformed(wir
         _Chunked().feed(wire)
 
 
-def test_chunked_and_sized_bodies_are_read_whole_and_the_connection_carries_the_next_request():
+def test_chunked_and_sized_bodies_are_read_whole_and_the_connection_carries_the_next_request(session):
     one_byte_writes = [bytes([b]) for b in chunked(SSE, 5)]
     upstream = RawUpstream([head(), *one_byte_writes],
                            [head(b"Content-Length: %d\r\n" % len(SSE)), SSE],
                            [head(), chunked(SSE)])
-    session = requests.Session()
     try:
         first = post(session, upstream)
         assert first.can_wake
@@ -103,22 +110,22 @@ def test_chunked_and_sized_bodies_are_read_whole_and_the_connection_carries_the_
         upstream.close()
 
 
-def test_an_answer_that_ends_with_the_connection_is_read_to_the_close():
+def test_an_answer_that_ends_with_the_connection_is_read_to_the_close(session):
     upstream = RawUpstream([head(b"Connection: close\r\n"), SSE[:20], SSE[20:]])
     try:
-        assert read(post(requests.Session(), upstream)) == SSE
+        assert read(post(session, upstream)) == SSE
     finally:
         upstream.close()
 
 
-def test_a_silent_upstream_wakes_the_reader_on_time_and_nothing_is_lost():
+def test_a_silent_upstream_wakes_the_reader_on_time_and_nothing_is_lost(session):
     resume = threading.Event()
     upstream = RawUpstream([head(), b"%x\r\n%s\r\n" % (30, SSE[:30]), resume,
                             b"%x\r\n%s\r\n0\r\n\r\n" % (len(SSE) - 30, SSE[30:])])
     try:
         pieces, wakes = [], []
         started = time.monotonic()
-        for piece in post(requests.Session(), upstream).chunks(lambda: 0.05):
+        for piece in post(session, upstream).chunks(lambda: 0.05):
             if piece:
                 pieces.append(piece)
             else:
@@ -131,9 +138,9 @@ def test_a_silent_upstream_wakes_the_reader_on_time_and_nothing_is_lost():
         upstream.close()
 
 
-def test_a_malformed_chunk_size_is_a_broken_read():
+def test_a_malformed_chunk_size_is_a_broken_read(session):
     upstream = RawUpstream([head(), b"zz\r\nhello\r\n0\r\n\r\n"])
-    body = post(requests.Session(), upstream)
+    body = post(session, upstream)
     try:
         with pytest.raises(READ_ERRORS):
             read(body)
@@ -142,20 +149,20 @@ def test_a_malformed_chunk_size_is_a_broken_read():
         upstream.close()
 
 
-def test_a_compressed_answer_is_read_through_urllib3_which_decodes_it():
+def test_a_compressed_answer_is_read_through_urllib3_which_decodes_it(session):
     packed = gzip.compress(SSE)
     upstream = RawUpstream([head(b"Content-Encoding: gzip\r\nContent-Length: %d\r\n" % len(packed)), packed])
     try:
-        body = post(requests.Session(), upstream)
+        body = post(session, upstream)
         assert not body.can_wake
         assert read(body) == SSE
     finally:
         upstream.close()
 
 
-def test_an_incomplete_chunked_body_is_a_broken_read():
+def test_an_incomplete_chunked_body_is_a_broken_read(session):
     upstream = RawUpstream([head(), b"a\r\nhello"])
-    body = post(requests.Session(), upstream)
+    body = post(session, upstream)
     try:
         with pytest.raises(http.client.IncompleteRead):
             read(body)

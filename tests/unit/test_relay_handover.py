@@ -7,7 +7,6 @@ import threading
 import time
 import types
 
-import requests
 
 from services.credentials import Token
 from services.events import Finish, KeepAlive, Text
@@ -16,7 +15,7 @@ from services.providers.http_send import JsonPoster
 from services.providers.openai_compatible import OpenAIStream
 from services.relay import HEARTBEAT, Relay
 from tests.fakes.faulty_upstream import wait_until
-from tests.unit.test_http_body import SSE, RawUpstream, head, post
+from tests.unit.test_http_body import SSE, RawUpstream, head, post, session  # noqa: F401 (a fixture)
 
 
 # ---- 1. a client that leaves while the producer hands the steps over leaks the lease and the run -----------
@@ -95,13 +94,13 @@ def test_a_client_leaving_at_a_keepalive_while_the_answer_opens_frees_the_lease_
 
 # ---- 2. [DONE] without the body's end: the request greenlet is stuck in finish(), deaf to everything -------
 
-def test_an_answer_whose_body_does_not_end_after_done_still_finishes_promptly():
+def test_an_answer_whose_body_does_not_end_after_done_still_finishes_promptly(session):
     stall = threading.Event()
     wire = b"%x\r\n%s\r\n" % (len(SSE), SSE)     # content, then [DONE]; the last chunk comes much later
     upstream = RawUpstream([head(), wire, stall, b"0\r\n\r\n"])
     got: list = []
     try:
-        stream = OpenAIStream("p", Token("p", "s"), post(requests.Session(), upstream))
+        stream = OpenAIStream("p", Token("p", "s"), post(session, upstream))
 
         def consume():
             for event in stream.events(lambda: 0.05):
@@ -114,6 +113,8 @@ def test_an_answer_whose_body_does_not_end_after_done_still_finishes_promptly():
         # else the held content is not flushed and no deadline, keep-alive or departed client is noticed.
         assert wait_until(lambda: isinstance(got[-1][1], (Finish, KeepAlive)), 1.5), \
             f"nothing after the content for {time.monotonic() - started:.1f} s: stuck reading past [DONE]"
+        reader.join(2)
+        stream.close()  # as the relay does: the body that did not end is closed, not left to the collector
     finally:
         stall.set()
         upstream.close()
@@ -139,11 +140,10 @@ def test_a_negative_chunk_size_is_a_broken_read_not_a_busy_loop():
 
 # ---- 4. a 307/308 redirect is followed without the body ----------------------------------------------------
 
-def test_a_307_redirect_resends_the_body():
+def test_a_307_redirect_resends_the_body(session):
     redirect = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /v2/chat/completions\r\nContent-Length: 0\r\n\r\n"
     upstream = RawUpstream([redirect], [head(b"Content-Length: %d\r\n" % len(SSE)), SSE])
     try:
-        session = requests.Session()
         session.trust_env = False    # as http_session() sets it when no proxy is configured (the usual case)
         response = JsonPoster(session, upstream.url).post(b'{"a":1}', {}, (2, 2))
         assert response.status_code == 200
@@ -167,13 +167,13 @@ def test_content_held_for_coalescing_is_written_before_a_mid_stream_error():
     def events():  # one upstream burst: content, then the connection breaks before any silence (no FLUSH)
         yield Text(content="the last words")
         raise GatewayError("p: the connection broke during the answer")
-    written = []
-    try:
-        for piece in Completions._stream(None, run, renderer, events()):
-            written.append(piece)
-    except GatewayError:
-        pass  # _send turns it into an in-band error event after what was written
-    assert b"the last words" in b"".join(written), "content the upstream sent was never written"
+    # The body's own bookkeeping (metrics, the log line) left out; its rendering and its in-band error kept.
+    completions = types.SimpleNamespace(
+        _hold=Completions._hold, _opened=lambda renderer: 200, _closed=lambda run, renderer, status: None,
+        _failed=lambda run, exc, render_error: Completions._failed(None, run, exc, render_error))
+    written = b"".join(Completions._stream(completions, run, renderer, None, events()))
+    assert b"the last words" in written, "content the upstream sent was never written"
+    assert written.index(b"the last words") < written.index(b'"error"'), "the in-band error must come after it"
 
 
 # ---- 6. opening on the producer: an abort does not reach a connection that is still connecting -------------
