@@ -22,8 +22,10 @@ def read_events(chunks: Iterable[bytes]) -> Iterator[SSEEvent]:
     """Parse SSE from raw byte chunks split anywhere, decoding UTF-8 once per whole line."""
     reader = SSEReader()
     # Built-in iterators over the reader, not a generator: no parser frame parked on the stack that every
-    # open stream keeps while it waits for the upstream (about 300 bytes less per stream, measured).
-    return chain(chain.from_iterable(map(reader.feed, chunks)), reader.rest())
+    # open stream keeps while it waits for the upstream (about 300 bytes less per stream, measured). The
+    # reader itself comes last: chain asks it for the rest only once the chunks ended, so no generator for
+    # the rest waits, created but unstarted, through the whole stream (about 200 bytes more).
+    return chain(chain.from_iterable(map(reader.feed, chunks)), reader)
 
 
 class SSEReader:
@@ -69,15 +71,14 @@ class SSEReader:
         self._event, self._data = event, data
         return out
 
-    def rest(self) -> Iterator[SSEEvent]:
+    def __iter__(self) -> Iterator[SSEEvent]:
         """Once the chunks ended: the last event of an upstream that ends without the final blank line."""
         data = self._data
         if self._buffer.strip():
             parsed = _field(self._buffer.rstrip(b"\r").decode("utf-8", "replace"))
             if parsed and parsed[0] == "data":
                 data.append(parsed[1])
-        if data:
-            yield SSEEvent("\n".join(data), self._event)
+        return iter([SSEEvent("\n".join(data), self._event)] if data else [])
 
 
 def _field(line: str) -> tuple[str, str] | None:

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from services.abortable import AbortableHTTPAdapter
+from tests.fakes.faulty_upstream import read_request
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
@@ -32,20 +33,10 @@ class KeepAliveServer:
             self.connections += 1
             with conn:
                 for _ in range(self.close_after):
-                    if not self._read_request(conn):
+                    if read_request(conn) is None:
                         break
                     conn.sendall(ANSWER)
             self.hung_up.set()
-
-    @staticmethod
-    def _read_request(conn: socket.socket) -> bool:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = conn.recv(4096)
-            if not piece:
-                return False
-            data += piece
-        return True
 
 
 @pytest.fixture

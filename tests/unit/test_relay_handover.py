@@ -85,7 +85,7 @@ def test_a_client_leaving_at_a_keepalive_while_the_answer_opens_frees_the_lease_
     gate.set()                              # ... and while it is being written, the upstream answers
     assert wait_until(lambda: adapter.stream is not None, 2)
     assert wait_until(lambda: run._handed_over, 2)   # the producer has handed the steps to the request side
-    events.close()                          # the keep-alive's write failed: the client left (as _send does)
+    events.close()                          # the keep-alive's write failed: the client left (as _stream does)
     run.cancel()
     assert wait_until(lambda: pool.released == 1, 3), "the token's lease is never released"
     assert run not in relay.runs, "the run stays in relay.runs for ever (shutdown waits for it)"
