@@ -13,6 +13,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from bench import footprint, report, scenarios, tool_calls  # noqa: E402
+from bench.client import quiet_collector  # noqa: E402
 from bench.contestants import ROOT, start_bare, start_gateway, start_litellm, start_upstream  # noqa: E402
 
 # load_requests (or as many as load_seconds allow LiteLLM) make seconds of worker CPU: a steady per-request figure.
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--out", help="folder for results.json, benchmarks.md and plots (default: docs/ for "
                                       "full runs, a temporary folder for quick ones)")
     args = parser.parse_args()
+    quiet_collector()
     config = dict(QUICK if args.quick else FULL)
     if args.streams:
         config["streams"] = [int(n) for n in args.streams.split(",")]

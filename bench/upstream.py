@@ -16,6 +16,8 @@ import time  # noqa: E402
 import gevent  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
+from bench.client import quiet_collector  # noqa: E402
+
 _KNOBS = re.compile(r"chunks=(\d+)\s+pace=([\d.]+)")
 _BASE = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "bench"}
 
@@ -71,4 +73,5 @@ class FastServer(WSGIServer):
 
 
 if __name__ == "__main__":
+    quiet_collector()
     FastServer(("127.0.0.1", int(sys.argv[1])), app, log=None, backlog=8192).serve_forever()

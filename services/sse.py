@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from services.json_codec import dumps
 
 
-@dataclass
+@dataclass(frozen=True)
 class SSEEvent:
     """One server-sent event, or a comment line when `comment` is set."""
 
     data: str = ""
     event: str | None = None
     comment: bool = False
+
+
+# What an empty chunk (the body reader is about to wait, or woke after a silence) parses to: one shared
+# comment, so that no new list and event stay alive, young, through every wait of every open stream.
+_WAIT = (SSEEvent(comment=True),)
 
 
 def read_events(chunks: Iterable[bytes]) -> Iterator[SSEEvent]:
@@ -38,16 +43,16 @@ class SSEReader:
         self._event: str | None = None
         self._data: list[str] = []
 
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
+    def feed(self, chunk: bytes) -> Sequence[SSEEvent]:
         """The events that chunk completes."""
         if not chunk:
             # The body reader is about to wait, or woke after a silence: pass that on, so its reader can send
             # what it holds and keep its deadlines.
-            return [SSEEvent(comment=True)]
+            return _WAIT
         buffer = self._buffer + chunk if self._buffer else chunk
         if b"\n" not in chunk:  # the buffer holds no line end: every one was split off before
             self._buffer = buffer
-            return []
+            return ()
         *lines, self._buffer = buffer.split(b"\n")
         out, event, data = [], self._event, self._data
         for raw in lines:
