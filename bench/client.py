@@ -12,9 +12,9 @@ _CONTENT_TS = re.compile(rb'"content":"(\d+\.\d+) ')
 
 
 def quiet_collector() -> None:
-    """Tune the cyclic collector of a measuring process (the load client, the fake upstream) as the gateway's
-    worker is (wsgi.py), so that its own full passes (100-170 ms with 5,000 streams open) are not counted
-    as delay added by the contestant."""
+    """Make the cyclic collector of a measuring process (the load client, the fake upstream) pass rarely, so
+    that its own full passes (100-170 ms with 5,000 streams open) are not counted as delay added by a
+    contestant; they serve no failures, whose cyclic garbage would then pile up (docs/serving.md)."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 
