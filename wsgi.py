@@ -9,5 +9,5 @@ app = create_app()
 # otherwise rescan it while thousands of streams are being served. The thresholds stay Python's: raised
 # (50,000, 20, 100), they removed the 0.5 s full passes at 5,000 open streams, but a failed upstream call
 # leaves about 38 KB of cyclic garbage (exception chains through urllib3's frames) and 4,000 failed
-# requests then grew a worker by 200 MB before a pass (docs/serving.md).
+# requests then grew the serving process by 200 MB before a pass (docs/serving.md).
 gc.freeze()
