@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -20,9 +21,14 @@ class Token:
 
     @functools.cached_property
     def ref(self) -> str:
-        """A short stable hash that identifies the token in logs and errors."""
+        """A short stable hash that names the token in logs, errors and /pool; display only, never a lookup key
+        (24 bits collide: state is keyed by `key`)."""
         digest = hashlib.sha256(f"{self.provider}:{self.secret}".encode()).hexdigest()
         return f"tok:{digest[:6]}"
+
+    def key(self, state_secret: bytes) -> str:
+        """The full-length keyed hash (HMAC-SHA256 under the deployment's state secret) its state is kept under."""
+        return hmac.new(state_secret, f"{self.provider}:{self.secret}".encode(), hashlib.sha256).hexdigest()
 
     def __str__(self) -> str:
         return self.ref

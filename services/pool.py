@@ -11,6 +11,7 @@ from typing import Callable, Protocol
 
 from services.credentials import Token
 from services.errors import GatewayError, RateLimited, restate, telling_rank
+from services.store.keys import PROCESS_KEYS
 
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
 REST_SECONDS = 5.0         # after a transient fault (5xx, timeout, connection error)
@@ -35,9 +36,9 @@ class Health:
 class HealthStore(Protocol):
     """Where token health lives; in memory by default, one small interface to swap for a shared store."""
 
-    def get(self, ref: str) -> Health: ...
+    def get(self, key: str) -> Health: ...
 
-    def put(self, ref: str, health: Health) -> None: ...
+    def put(self, key: str, health: Health) -> None: ...
 
 
 class MemoryHealthStore:
@@ -46,13 +47,13 @@ class MemoryHealthStore:
     def __init__(self) -> None:
         self._health: dict[str, Health] = {}
 
-    def get(self, ref: str) -> Health:
+    def get(self, key: str) -> Health:
         """Return the token's health (healthy when unknown)."""
-        return self._health.get(ref) or Health()
+        return self._health.get(key) or Health()
 
-    def put(self, ref: str, health: Health) -> None:
+    def put(self, key: str, health: Health) -> None:
         """Remember the token's health."""
-        self._health[ref] = health
+        self._health[key] = health
 
 
 class Lease:
@@ -79,8 +80,10 @@ class TokenPool:
     """Leases tokens: fewest in flight first, random among equals, FIFO when all are busy."""
 
     def __init__(self, limit_for: Callable[[Token], int], store: HealthStore | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, key: Callable[[Token], str] | None = None):
         self._limit_for = limit_for
+        # Health is kept under the token's keyed hash: its short ref is for display and collides.
+        self._key = key or PROCESS_KEYS.token
         self.choose: Callable[[list[Token]], Token] = random.choice  # tie-break among the least busy
         self._store = store or MemoryHealthStore()
         self._clock = clock
@@ -128,7 +131,7 @@ class TokenPool:
         state = getattr(error, "token_state", None)
         if state is None:
             return
-        health = self._store.get(token.ref)
+        health = self._store.get(self._key(token))
         now = self._clock()
         cause = (type(error).__name__, error.message, error.code)
         if state == "dead":
@@ -139,18 +142,18 @@ class TokenPool:
             health = Health(now + wait, "cooldown", strikes, error.status, *cause)
         else:
             health = Health(now + REST_SECONDS, "rest", health.strikes, error.status, *cause)
-        self._store.put(token.ref, health)
+        self._store.put(self._key(token), health)
         with self._cond:
             self._cond.notify_all()  # waiters re-judge whether their tokens can be ready in time
 
     def report_success(self, token: Token) -> None:
         """Forget past failures of a token that just worked."""
-        if self._store.get(token.ref).state != "ok":
-            self._store.put(token.ref, Health())
+        if self._store.get(self._key(token)).state != "ok":
+            self._store.put(self._key(token), Health())
 
     def mark_live(self, token: Token) -> None:
         """Re-enable a token that a key check found live."""
-        self._store.put(token.ref, Health())
+        self._store.put(self._key(token), Health())
 
     def in_flight(self, token: Token) -> int:
         """How many requests use the token right now."""
@@ -164,7 +167,7 @@ class TokenPool:
             self._dispatch()
 
     def _usable(self, token: Token) -> bool:
-        return self._store.get(token.ref).unusable_until <= self._clock()
+        return self._store.get(self._key(token)).unusable_until <= self._clock()
 
     leases_at_once = True  # lease_now answers from this process's own state, without waiting
 
@@ -200,18 +203,18 @@ class TokenPool:
 
     def rest_left(self, token: Token) -> float:
         """Seconds until the token may be used again (0 when it may now)."""
-        return max(0.0, self._store.get(token.ref).unusable_until - self._clock())
+        return max(0.0, self._store.get(self._key(token)).unusable_until - self._clock())
 
     def _next_ready(self, tokens: list[Token]) -> float:
         """When the first of the tokens that are resting becomes usable (far away when none rests)."""
         now = self._clock()
-        ends = [u for u in (self._store.get(t.ref).unusable_until for t in tokens) if u > now]
+        ends = [u for u in (self._store.get(self._key(t)).unusable_until for t in tokens) if u > now]
         return min(ends, default=now + 3600.0)
 
     def _refuse_if_none_ready_by(self, tokens: list[Token], deadline: float) -> None:
         """Refuse when no token can be used by the deadline: dead ones never, resting ones too late."""
         for t in tokens:
-            health = self._store.get(t.ref)
+            health = self._store.get(self._key(t))
             if health.unusable_until <= self._clock() or (health.state != "dead"
                                                           and health.unusable_until < deadline):
                 return
@@ -228,7 +231,7 @@ class TokenPool:
                        + "; ".join(e.message for e in errors), best.code, retry_after=min(waits) if waits else None)
 
     def _restated(self, token: Token) -> GatewayError:
-        health = self._store.get(token.ref)
+        health = self._store.get(self._key(token))
         left = max(0.0, health.unusable_until - self._clock())
         if health.state == "dead":
             when = f"it is tried again in {left:.0f} s or after /token/check"
@@ -245,7 +248,7 @@ class TokenPool:
         now, wall = self._clock(), time.time()
         rows = []
         for token in tokens:
-            health = self._store.get(token.ref)
+            health = self._store.get(self._key(token))
             resting = health.unusable_until > now
             rows.append({"token": token.ref, "provider": token.provider,
                          "state": health.state if resting else "ok",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Mapping
 
 
@@ -38,6 +38,9 @@ class Settings:
     # account lease lives unless its holder renews it (a killed worker frees its accounts after this).
     redis_url: str = ""
     redis_lease_seconds: float = 10.0
+    # The secret per-token and per-caller state is keyed under (HMAC-SHA256); empty: generated and kept in
+    # Redis (or per process without Redis).
+    state_secret: str = field(default="", repr=False)
     # Origins whose pages may call the API from a browser ("*": any; credentials are Bearer tokens, never cookies).
     cors_origins: tuple[str, ...] = ("*",)
     # deepseek-web: answers at once per account, and session clean-up.
@@ -119,6 +122,8 @@ class Settings:
                               "FREESEEK_WEB_MAX_FILE_BYTES >= 1")
         if self.response_store_seconds <= 0 or self.response_store_max < 1:
             raise ConfigError("FREESEEK_RESPONSE_STORE_SECONDS must be positive, FREESEEK_RESPONSE_STORE_MAX >= 1")
+        if self.state_secret and len(self.state_secret) < 16:
+            raise ConfigError("FREESEEK_STATE_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`)")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
 

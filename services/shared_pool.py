@@ -31,8 +31,9 @@ class SharedLease(Lease):
 class SharedTokenPool(TokenPool):
     """Leases tokens across every worker and instance; health is wall-clock so all of them agree on it."""
 
-    def __init__(self, limit_for: Callable[[Token], int], store: HealthStore, leases: RedisLeases):
-        super().__init__(limit_for, store, clock=time.time)
+    def __init__(self, limit_for: Callable[[Token], int], store: HealthStore, leases: RedisLeases,
+                 key: Callable[[Token], str] | None = None):
+        super().__init__(limit_for, store, clock=time.time, key=key)
         self.leases = leases
 
     leases_at_once = False  # every lease and ticket is a Redis round trip: the relay asks off the HTTP side
@@ -55,7 +56,7 @@ class SharedTokenPool(TokenPool):
                 # Shuffled: the least busy token wins, and a random one among equals.
                 usable = random.sample(usable, len(usable))
                 if usable:
-                    got = self.leases.try_acquire([t.ref for t in usable],
+                    got = self.leases.try_acquire([self._key(t) for t in usable],
                                                   [self._limit_for(t) or 0 for t in usable], waiter, ticket)
                     if got is not None:
                         return SharedLease(self, usable[got[0]], got[1])
@@ -73,12 +74,12 @@ class SharedTokenPool(TokenPool):
                     time.sleep(max(0.0, wait))
         finally:
             if asked:
-                self.leases.leave_queue([t.ref for t in asked], waiter)
+                self.leases.leave_queue([self._key(t) for t in asked], waiter)
 
 
     def in_flight(self, token: Token) -> int:
         """Requests using the token right now, in every process."""
-        return self.leases.in_flight(token.ref)
+        return self.leases.in_flight(self._key(token))
 
     def release_all(self) -> None:
         """Give back every slot this process holds."""

@@ -10,6 +10,7 @@ import uuid
 
 import redis
 
+from services.store.keys import REDIS_SECRET_KEY, StateKeys
 from services.store.redis import best_effort, required
 
 log = logging.getLogger("freeseek")
@@ -17,17 +18,25 @@ log = logging.getLogger("freeseek")
 # One atomic step for a waiter: drop expired leases and dead waiters, then take a slot on the least busy
 # token whose earliest live waiter is not ahead of us; otherwise join each token's queue by ticket.
 # After Redis lost its data (a restart), no slot is granted for one lease time, so holders that still
-# stream can reassert their leases first: never two answers on one account.
+# stream can reassert their leases first: never two answers on one account. Token keys are hashes under a
+# state secret kept in Redis: a waiter whose secret is not the one kept there (Redis lost it and another
+# worker made a new one) gets -1 and derives its keys again, so no slot is granted under a stale key.
 _ACQUIRE = """
 local now, ttl, me, ticket = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local lease, alive_ttl, alive = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-local n = (#KEYS - 1) / 2
+local n = (#KEYS - 2) / 2
+local secret = ARGV[8]
+if secret ~= '' then
+  local kept = redis.call('GET', KEYS[#KEYS - 1])
+  if not kept then redis.call('SET', KEYS[#KEYS - 1], secret); kept = secret end
+  if kept ~= secret then return -1 end
+end
 local boot = redis.call('GET', KEYS[#KEYS])
 if not boot then redis.call('SET', KEYS[#KEYS], now); boot = now end
 local ready = now >= tonumber(boot) + ttl or tonumber(boot) == 0
 local best, best_count = nil, nil
 for i = 1, n do
-  local leases, waits, limit = KEYS[2*i-1], KEYS[2*i], tonumber(ARGV[7+i])
+  local leases, waits, limit = KEYS[2*i-1], KEYS[2*i], tonumber(ARGV[8+i])
   redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
   local count = redis.call('ZCARD', leases)
   if limit == 0 or count < limit then
@@ -63,8 +72,9 @@ class RedisLeases:
     POLL_SECONDS = 0.05       # a waiter asks again this often (bounded by its deadline, never a hang)
     WAITER_SECONDS = 2.0      # a waiter that stopped asking (a killed worker) leaves the queue after this
 
-    def __init__(self, client: redis.Redis, lease_seconds: float, prefix: str = "freeseek:"):
-        self.client, self.prefix = client, prefix
+    def __init__(self, client: redis.Redis, lease_seconds: float, prefix: str = "freeseek:",
+                 keys: StateKeys | None = None):
+        self.client, self.prefix, self.keys = client, prefix, keys
         self.ttl_ms = int(lease_seconds * 1000)
         self._acquire = client.register_script(_ACQUIRE)
         self._held: dict[str, str] = {}        # lease id -> leases key, renewed while held
@@ -80,15 +90,20 @@ class RedisLeases:
         with required("no place in the queue could be given"):
             return int(self.client.incr(self.prefix + "tickets"))
 
-    def try_acquire(self, refs: list[str], limits: list[int], waiter: str, ticket: int) -> tuple[int, str] | None:
+    def try_acquire(self, token_keys: list[str], limits: list[int], waiter: str,
+                    ticket: int) -> tuple[int, str] | None:
         """Take a slot on one of the tokens (index and lease id), or queue the waiter and return None."""
-        keys = [k for ref in refs for k in (self._leases_key(ref), self.prefix + "waits:" + ref)]
-        keys.append(self.prefix + "leases-ready")
+        keys = [k for key in token_keys for k in (self._leases_key(key), self.prefix + "waits:" + key)]
+        keys += [REDIS_SECRET_KEY, self.prefix + "leases-ready"]
         lease = f"{self._owner}:{uuid.uuid4().hex[:12]}"
         with required("no account could be leased"):
             index = self._acquire(keys=keys, args=[self._now_ms(), self.ttl_ms, waiter, ticket, lease,
                                                    int(self.WAITER_SECONDS * 1000), self.prefix + "alive:",
-                                                   *limits])
+                                                   self._secret(), *limits])
+        if index == -1:
+            log.warning("shared store: the state secret in Redis changed (its data was lost); keys derived again")
+            self.keys.reload()
+            return None
         if not index:
             return None
         with self._lock:
@@ -96,12 +111,12 @@ class RedisLeases:
         self._start_renewer()
         return index - 1, lease
 
-    def leave_queue(self, refs: list[str], waiter: str) -> None:
+    def leave_queue(self, token_keys: list[str], waiter: str) -> None:
         """Stop waiting (leased elsewhere, timed out, or cancelled)."""
         with best_effort("leave the queue"):
             pipe = self.client.pipeline(transaction=False)
-            for ref in refs:
-                pipe.zrem(self.prefix + "waits:" + ref, waiter)
+            for key in token_keys:
+                pipe.zrem(self.prefix + "waits:" + key, waiter)
             pipe.delete(self.prefix + "alive:" + waiter)
             pipe.execute()
 
@@ -119,16 +134,20 @@ class RedisLeases:
         for lease in list(self._held):
             self.release(lease)
 
-    def in_flight(self, ref: str) -> int:
+    def in_flight(self, token_key: str) -> int:
         """Live leases on the token, across every process."""
         count = 0
         with best_effort("count leases"):
-            count = int(self.client.zcount(self._leases_key(ref), f"({self._now_ms()}", "+inf"))
+            count = int(self.client.zcount(self._leases_key(token_key), f"({self._now_ms()}", "+inf"))
         return count
 
-    def _leases_key(self, ref: str) -> str:
+    def _leases_key(self, token_key: str) -> str:
         """The key of one token's leases."""
-        return self.prefix + "leases:" + ref
+        return self.prefix + "leases:" + token_key
+
+    def _secret(self) -> str:
+        """The generated state secret the script checks against Redis's ('' when configured: nothing to check)."""
+        return self.keys.secret.decode() if self.keys is not None and self.keys.generated else ""
 
     def _now_ms(self) -> int:
         """Wall-clock milliseconds, the same on every host."""
@@ -159,4 +178,7 @@ class RedisLeases:
                 for lease, key in self._held.items():
                     pipe.zadd(key, {lease: expiry})
                     pipe.pexpire(key, self.ttl_ms * 2)
+                if self._secret():
+                    # A Redis that lost its data gets back the secret these leases' keys were derived from.
+                    pipe.set(REDIS_SECRET_KEY, self._secret(), nx=True)
                 pipe.execute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -10,6 +11,7 @@ from services.credentials import Token
 from services.pool import MemoryHealthStore, TokenPool
 from services.providers.deepseek_web.conversations import Conversations
 from services.settings import Settings
+from services.store.keys import PROCESS_KEYS, StateKeys, configured_keys, redis_keys
 from services.store.memory import MemoryStore
 from services.tools.emulation import Recollection
 
@@ -28,15 +30,24 @@ class SharedState:
         """Whether several workers and instances share this state."""
         return self.client is not None
 
+    @functools.cached_property
+    def keys(self) -> StateKeys:
+        """The keyed hashes per-token and per-caller state is kept under (FREESEEK_STATE_SECRET, else generated:
+        kept in Redis for every worker, or this process's own)."""
+        if self.settings.state_secret:
+            return configured_keys(self.settings.state_secret)
+        return redis_keys(self.client) if self.shared else PROCESS_KEYS
+
     def pool(self, limit_for: Callable[[Token], int]) -> TokenPool:
         """The token pool: in-process queue and health, or leases, queue and health in Redis."""
         if not self.shared:
-            return TokenPool(limit_for=limit_for, store=MemoryHealthStore())
+            return TokenPool(limit_for=limit_for, store=MemoryHealthStore(), key=self.keys.token)
         from services.shared_pool import SharedTokenPool
         from services.store.redis import RedisHealth
         from services.store.redis_leases import RedisLeases
         return SharedTokenPool(limit_for, RedisHealth(self.client),
-                               RedisLeases(self.client, self.settings.redis_lease_seconds))
+                               RedisLeases(self.client, self.settings.redis_lease_seconds, keys=self.keys),
+                               key=self.keys.token)
 
     def conversations(self, provider: str):
         """The web chat's conversation map and sessions to clean up, for one provider."""

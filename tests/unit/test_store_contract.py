@@ -157,11 +157,11 @@ def test_a_lease_held_longer_than_its_lifetime_is_renewed(redis_url):
 def test_redis_gone_is_a_prompt_503_not_a_hang(redis_server):
     from services.store.redis import connect
     dead_url = f"redis://127.0.0.1:{redis_server.port + 1 if redis_server.port < 65535 else 1}/0"
-    settings = Settings.from_env({"FREESEEK_REDIS_URL": dead_url})
+    settings = Settings.from_env({"FREESEEK_REDIS_URL": dead_url, "FREESEEK_STATE_SECRET": "s" * 32})
     pool = SharedState(settings, connect(dead_url)).pool(lambda token: 1)
     started = time.monotonic()
     with pytest.raises(StoreUnavailable) as caught:
         pool.acquire([A], timeout=10)
     assert caught.value.status == 503 and "FREESEEK_REDIS_URL" in caught.value.message
     assert time.monotonic() - started < 5
-    assert Health() == pool._store.get(A.ref)
+    assert Health() == pool._store.get(pool._key(A))

@@ -1,0 +1,68 @@
+"""The keys per-token and per-caller state is kept under: full-length keyed hashes, never the short display ref."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+from typing import Callable
+
+from services.credentials import Token
+
+# Where a generated state secret is kept in Redis, so every worker and instance derives the same keys.
+REDIS_SECRET_KEY = "freeseek:state-secret"
+
+
+class StateKeys:
+    """HMAC-SHA256 under the deployment's state secret (FREESEEK_STATE_SECRET, or one generated and kept)."""
+
+    def __init__(self, load: Callable[[], bytes], generated: bool):
+        self._load, self._secret = load, None
+        self.generated = generated   # kept in the store, not configured: Redis may lose and replace it
+        self._lock = threading.Lock()
+
+    @property
+    def secret(self) -> bytes:
+        """The state secret, loaded once (a Redis failure is a 503 and the next use tries again)."""
+        if self._secret is None:
+            with self._lock:
+                if self._secret is None:
+                    self._secret = self._load()
+        return self._secret
+
+    def reload(self) -> None:
+        """Read the secret again (Redis lost its data and another worker generated a new one)."""
+        with self._lock:
+            self._secret = None
+
+    def token(self, token: Token) -> str:
+        """The key of a token's health, leases and queue."""
+        return token.key(self.secret)
+
+    def caller(self, digest: str) -> str:
+        """The key of what a caller stored, from the hash of the credential(s) it presented."""
+        return hmac.new(self.secret, b"caller:" + digest.encode(), hashlib.sha256).hexdigest()
+
+
+def configured_keys(secret: str) -> StateKeys:
+    """Keys under the operator's FREESEEK_STATE_SECRET: the same in every process that is given it."""
+    value = secret.encode()
+    return StateKeys(lambda: value, generated=False)
+
+
+def redis_keys(client) -> StateKeys:
+    """Keys under a secret generated once and kept in Redis (SET NX): every worker and instance agrees."""
+    from services.store.redis import required
+
+    def load() -> bytes:
+        with required("the state secret could not be read"):
+            fresh = secrets.token_hex(32)
+            client.set(REDIS_SECRET_KEY, fresh, nx=True)
+            return (client.get(REDIS_SECRET_KEY) or fresh).encode()
+    return StateKeys(load, generated=True)
+
+
+# Without Redis and without FREESEEK_STATE_SECRET: one random secret for this process (its state is its own).
+PROCESS_KEYS = StateKeys(lambda: os.urandom(32), generated=True)
