@@ -78,8 +78,8 @@ class Gateway:
         self.completions = Completions(settings, self.registry, self.relay, self.counter, self.metrics)
         # The dialects besides OpenAI Chat (whose body already is the internal call).
         self.anthropic = AnthropicMessages(settings.claude_model_map, self.counter)
-        self.responses = OpenAIResponses(self.state.responses(settings.response_store_seconds,
-                                                              settings.response_store_max))
+        self.responses = OpenAIResponses(self.state.responses(), self.state.keys.caller,
+                                         self.metrics.response_not_stored)
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)
 
     def watch_shutdown(self, alive: Callable[[], bool], grace: float) -> None:

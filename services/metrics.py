@@ -43,6 +43,9 @@ class Metrics:
         self.queue_wait = Histogram("freeseek_queue_wait_seconds", "Seconds a request waited to lease a token.",
                                     ["outcome"], buckets=QUEUE_BUCKETS, registry=r)
         self.queue_waiting = Gauge("freeseek_queue_waiting", "Requests waiting for a token right now.", registry=r)
+        self.responses_not_stored = Counter(
+            "freeseek_responses_not_stored", "Answered Responses that could not be stored for previous_response_id, "
+            "by reason (store_unavailable, too_large, error).", ["reason"], registry=r)
         r.register(_PoolCollector(pool_state))
         self._children: dict[tuple, object] = {}
         # The worker's memory and CPU (process_*): free tiers give 512 MB.
@@ -60,6 +63,10 @@ class Metrics:
             self.series(self.tokens, dialect, provider, "in").inc(tokens_in)
         if tokens_out:
             self.series(self.tokens, dialect, provider, "out").inc(tokens_out)
+
+    def response_not_stored(self, reason: str) -> None:
+        """Count an answered response that is not stored (the store failed, or it was past the bounds)."""
+        self.series(self.responses_not_stored, reason).inc()
 
     def stream_opened(self, dialect: str) -> None:
         """Count a response that started streaming."""

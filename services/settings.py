@@ -67,9 +67,13 @@ class Settings:
     # Anthropic Messages: Claude model names -> ours, as `substring=model,...` (first match wins; empty means
     # every Claude model -> deepseek-chat, and requested thinking -> its reasoning variant).
     claude_model_map: str = ""
-    # OpenAI Responses: how long and how many stored responses `previous_response_id` can continue.
+    # OpenAI Responses: how long, how many and how many bytes of stored responses `previous_response_id` can
+    # continue, in total and per caller (per presented credential), the same in memory and on Redis.
     response_store_seconds: float = 3600.0
     response_store_max: int = 1000
+    response_store_max_bytes: int = 64 * 1024 * 1024
+    response_store_caller_max: int = 100
+    response_store_caller_max_bytes: int = 16 * 1024 * 1024
 
     @property
     def upstream_timeout(self) -> tuple[float, float]:
@@ -120,8 +124,11 @@ class Settings:
         if self.web_continue_rounds < 0 or self.web_max_files < 0 or self.web_max_file_bytes < 1:
             raise ConfigError("FREESEEK_WEB_CONTINUE_ROUNDS and FREESEEK_WEB_MAX_FILES must be >= 0, "
                               "FREESEEK_WEB_MAX_FILE_BYTES >= 1")
-        if self.response_store_seconds <= 0 or self.response_store_max < 1:
-            raise ConfigError("FREESEEK_RESPONSE_STORE_SECONDS must be positive, FREESEEK_RESPONSE_STORE_MAX >= 1")
+        if self.response_store_seconds <= 0 or min(self.response_store_max, self.response_store_max_bytes,
+                                                   self.response_store_caller_max,
+                                                   self.response_store_caller_max_bytes) < 1:
+            raise ConfigError("FREESEEK_RESPONSE_STORE_SECONDS must be positive, FREESEEK_RESPONSE_STORE_MAX, "
+                              "_MAX_BYTES, _CALLER_MAX and _CALLER_MAX_BYTES >= 1")
         if self.state_secret and len(self.state_secret) < 16:
             raise ConfigError("FREESEEK_STATE_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`)")
         if self.web_account_concurrency < 1:

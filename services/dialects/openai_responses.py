@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from typing import Callable
 
 from services.chat_call import ChatCall
 from services.dialects.base import Renderer
@@ -13,16 +14,11 @@ from services.dialects.responses_request import to_call
 from services.errors import GatewayError, NotFound
 from services.events import Text, ToolCallDelta, Usage
 from services.sse import data_event
-from services.store import ResponseStore
+from services.store.responses import StoredResponses
 
 log = logging.getLogger("freeseek")
 
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
-
-
-def stored_key(caller: str, response_id: str) -> str:
-    """Where a caller's response is stored: another credential asking for the same id finds nothing."""
-    return f"{caller}:{response_id}"
 
 
 class ResponsesRenderer(Renderer):
@@ -30,12 +26,15 @@ class ResponsesRenderer(Renderer):
 
     dialect = "openai_responses"
 
-    def __init__(self, call: ChatCall, body: dict, transcript: list[dict], store: ResponseStore | None,
-                 caller: str):
+    def __init__(self, call: ChatCall, body: dict, transcript: list[dict], store: StoredResponses | None,
+                 caller: str, not_stored: Callable[[str], None] = lambda reason: None):
         super().__init__(call)
         self.caller = caller   # whose response this is: only the same credential may continue it
         # The messages a continuation replays; not `conversation`, which is the provider's (base.Renderer).
         self.body, self.transcript, self.store = body, transcript, store
+        # Whether the response is stored: what the request asked, until saving it fails or it is too large.
+        self.stored = body.get("store", True) is not False
+        self._not_stored = not_stored
         self.created_at = int(time.time())
         self._sequence = 0
         self._started = False
@@ -58,7 +57,7 @@ class ResponsesRenderer(Renderer):
                 "model": body["model"], "output": output, "parallel_tool_calls": body.get("parallel_tool_calls", True),
                 "previous_response_id": body.get("previous_response_id"),
                 "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
-                "store": body.get("store", True) is not False, "temperature": body.get("temperature"),
+                "store": self.stored, "temperature": body.get("temperature"),
                 "text": {"format": {"type": "text"}}, "tool_choice": body.get("tool_choice", "auto"),
                 "tools": [t for t in body.get("tools") or [] if t.get("type") == "function"],
                 "top_p": body.get("top_p"), "truncation": "disabled",
@@ -87,13 +86,29 @@ class ResponsesRenderer(Renderer):
         return output + [call_item(new_id("fc_"), call, status) for call in self.calls()]
 
     def _save(self) -> None:
-        """Store the transcript and this answer for `previous_response_id`, unless `store` is false."""
-        if self.store is None or self.body.get("store") is False:
+        """Store the transcript and this answer for `previous_response_id`, unless `store` is false. Best effort:
+        the answer exists, so a store that fails or a response past the bounds only makes it unstored."""
+        if self.store is None or not self.stored:
             return
         turn: dict = {"role": "assistant", "content": self.text or (None if self.tool_calls else "")}
         if self.tool_calls:
             turn["tool_calls"] = self.calls()
-        self.store.put(stored_key(self.caller, self.call.id), {"messages": self.transcript + [turn]})
+        reason = ""
+        try:
+            if not self.store.put(self.caller, self.call.id, {"messages": self.transcript + [turn]}):
+                reason = "too_large"
+                log.warning("request %s: the response is larger than FREESEEK_RESPONSE_STORE_CALLER_MAX_BYTES or "
+                            "_MAX_BYTES allow, so it is not stored", self.call.id)
+        except GatewayError as error:
+            reason = "store_unavailable"
+            log.warning("request %s: the response could not be stored (%s); it is answered as not stored",
+                        self.call.id, error.message)
+        except Exception:  # a bug of ours must not fail an answer that exists
+            reason = "error"
+            log.exception("request %s: storing the response failed; it is answered as not stored", self.call.id)
+        if reason:
+            self.stored = False
+            self._not_stored(reason)
 
     # ---- stream ------------------------------------------------------------------------------------------
 
@@ -254,19 +269,22 @@ class ResponsesRenderer(Renderer):
 class OpenAIResponses:
     """The dialect's entry: a Responses body (and the response it continues) to the internal call and renderer."""
 
-    def __init__(self, store: ResponseStore):
-        self.store = store
+    def __init__(self, store: StoredResponses, caller_key: Callable[[str], str] = lambda digest: digest,
+                 not_stored: Callable[[str], None] = lambda reason: None):
+        self.store, self.caller_key, self.not_stored = store, caller_key, not_stored
 
-    def prepare(self, body: dict, caller: str) -> tuple[ChatCall, ResponsesRenderer]:
+    def prepare(self, body: dict, credential_digest: str) -> tuple[ChatCall, ResponsesRenderer]:
         """Read a validated Responses body as the internal call, with the renderer that answers it."""
+        caller = self.caller_key(credential_digest)   # a keyed hash: what a caller stored is found by it alone
         history: list[dict] = []
         previous = body.get("previous_response_id")
         if previous:
-            stored = self.store.get(stored_key(caller, previous))
+            stored = self.store.get(caller, previous)
             if stored is None:
-                raise NotFound(f"Previous response with id '{previous}' not found (stored responses are kept "
-                               "for FREESEEK_RESPONSE_STORE_SECONDS).", param="previous_response_id",
-                               code="previous_response_not_found")
+                raise NotFound(f"Previous response with id '{previous}' not found: it was not stored, another "
+                               "credential made it, or it expired (FREESEEK_RESPONSE_STORE_SECONDS) or was "
+                               "evicted (FREESEEK_RESPONSE_STORE_MAX and related bounds).",
+                               param="previous_response_id", code="previous_response_not_found")
             history = copy.deepcopy(stored["messages"])
         call, transcript = to_call(body, history)
-        return call, ResponsesRenderer(call, body, transcript, self.store, caller)
+        return call, ResponsesRenderer(call, body, transcript, self.store, caller, self.not_stored)

@@ -12,7 +12,7 @@ from services.pool import MemoryHealthStore, TokenPool
 from services.providers.deepseek_web.conversations import Conversations
 from services.settings import Settings
 from services.store.keys import PROCESS_KEYS, StateKeys, configured_keys, redis_keys
-from services.store.memory import MemoryStore
+from services.store.responses import MemoryResponses, ResponseBounds, StoredResponses
 from services.tools.emulation import Recollection
 
 log = logging.getLogger("freeseek")
@@ -67,12 +67,13 @@ class SharedState:
         return Recollection(RedisValues(self.client, prefix + "answer:", seconds),
                             RedisValues(self.client, prefix + "session:", seconds))
 
-    def responses(self, seconds: float, limit: int):
-        """Stored responses for `previous_response_id`, kept `seconds` (and at most `limit` in memory)."""
+    def responses(self) -> StoredResponses:
+        """Stored responses for `previous_response_id`, within the FREESEEK_RESPONSE_STORE_* bounds."""
+        bounds = ResponseBounds.of(self.settings)
         if not self.shared:
-            return MemoryStore(seconds, limit)
-        from services.store.redis import RedisValues
-        return RedisValues(self.client, "freeseek:responses:", seconds)
+            return MemoryResponses(bounds)
+        from services.store.redis_responses import RedisResponses
+        return RedisResponses(self.client, bounds)
 
 
 def open_state(settings: Settings) -> SharedState:
