@@ -82,21 +82,21 @@ class RedisHealth:
     def __init__(self, client: redis.Redis, prefix: str = "freeseek:health:"):
         self.client, self.prefix = client, prefix
 
-    def get(self, ref: str) -> Health:
+    def get(self, key: str) -> Health:
         """The token's health; healthy when unknown or when Redis cannot say (leasing then fails with a 503)."""
         raw = None
         with best_effort("read a token's health"):
-            raw = self.client.get(self.prefix + ref)
+            raw = self.client.get(self.prefix + key)
         return Health(**json.loads(raw)) if raw else Health()
 
-    def put(self, ref: str, health: Health) -> None:
+    def put(self, key: str, health: Health) -> None:
         """Remember the token's health for every worker; a healthy token leaves no key."""
         with best_effort("record a token's health"):
             if health.state == "ok" and not health.strikes:
-                self.client.delete(self.prefix + ref)
+                self.client.delete(self.prefix + key)
                 return
             keep = max(1, int(health.unusable_until - time.time()) + HEALTH_MEMORY_SECONDS)
-            self.client.set(self.prefix + ref, json.dumps(asdict(health)), ex=keep)
+            self.client.set(self.prefix + key, json.dumps(asdict(health)), ex=keep)
 
 
 def describe(url: str) -> str:
