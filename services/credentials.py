@@ -28,7 +28,12 @@ class Token:
 
     def key(self, state_secret: bytes) -> str:
         """The full-length keyed hash (HMAC-SHA256 under the deployment's state secret) its state is kept under."""
-        return hmac.new(state_secret, f"{self.provider}:{self.secret}".encode(), hashlib.sha256).hexdigest()
+        # Kept beside the secret it was made with: a request looks its tokens up several times.
+        made = self.__dict__.get("_key")
+        if made is None or made[0] is not state_secret:
+            made = self.__dict__["_key"] = (state_secret, hmac.new(state_secret, f"{self.provider}:{self.secret}"
+                                                                   .encode(), hashlib.sha256).hexdigest())
+        return made[1]
 
     def __str__(self) -> str:
         return self.ref
