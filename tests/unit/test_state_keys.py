@@ -116,3 +116,20 @@ def test_a_rejected_token_over_http_leaves_its_ref_twin_usable(make_app, fake, r
         answer = chat(victim)
         assert answer.status_code == 200, answer.json
         assert fake.keys_used()[-1] == victim.secret
+
+
+def test_two_apps_sharing_a_redis_find_each_others_health_and_stored_responses(make_app, fake, redis_url):
+    one, two = (make_app(FREESEEK_REDIS_URL=redis_url).test_client() for _ in range(2))
+    dead = fake.script("sk-shared-dead", status=401, error_body={"error": {"message": "bad key"}})
+
+    def respond(client, key: str, **body):
+        return client.post("/v1/responses", json={"model": "deepseek-chat", "input": "hi", **body},
+                           headers={"Authorization": f"Bearer {key}"})
+    assert respond(one, dead).status_code == 401
+    asked = len(fake.keys_used())
+    assert respond(two, dead).status_code == 401 and len(fake.keys_used()) == asked   # known dead: not sent
+    first = respond(one, "sk-shared-alive")
+    assert first.status_code == 200
+    follow = respond(two, "sk-shared-alive", input="go on", previous_response_id=first.json["id"])
+    assert follow.status_code == 200, follow.json
+    assert respond(two, "sk-shared-other", previous_response_id=first.json["id"]).status_code == 404
