@@ -11,7 +11,7 @@ from typing import Callable, Protocol
 
 from services.credentials import Token
 from services.errors import GatewayError, RateLimited, restate, telling_rank
-from services.store.keys import PROCESS_KEYS
+from services.store.keys import random_keys
 
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
 REST_SECONDS = 5.0         # after a transient fault (5xx, timeout, connection error)
@@ -83,7 +83,7 @@ class TokenPool:
                  clock: Callable[[], float] = time.monotonic, key: Callable[[Token], str] | None = None):
         self._limit_for = limit_for
         # Health is kept under the token's keyed hash: its short ref is for display and collides.
-        self._key = key or PROCESS_KEYS.token
+        self._key = key or random_keys().token
         self.choose: Callable[[list[Token]], Token] = random.choice  # tie-break among the least busy
         self._store = store or MemoryHealthStore()
         self._clock = clock

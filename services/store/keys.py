@@ -64,5 +64,7 @@ def redis_keys(client) -> StateKeys:
     return StateKeys(load, generated=True)
 
 
-# Without Redis and without FREESEEK_STATE_SECRET: one random secret for this process (its state is its own).
-PROCESS_KEYS = StateKeys(lambda: os.urandom(32), generated=True)
+def random_keys() -> StateKeys:
+    """Keys under a random secret, for state kept in this process's memory, which no other process reads."""
+    value = os.urandom(32)
+    return StateKeys(lambda: value, generated=True)

@@ -11,7 +11,7 @@ from services.credentials import Token
 from services.pool import MemoryHealthStore, TokenPool
 from services.providers.deepseek_web.conversations import Conversations
 from services.settings import Settings
-from services.store.keys import PROCESS_KEYS, StateKeys, configured_keys, redis_keys
+from services.store.keys import StateKeys, configured_keys, random_keys, redis_keys
 from services.store.responses import MemoryResponses, ResponseBounds, StoredResponses
 from services.tools.emulation import Recollection
 
@@ -33,10 +33,10 @@ class SharedState:
     @functools.cached_property
     def keys(self) -> StateKeys:
         """The keyed hashes per-token and per-caller state is kept under (FREESEEK_STATE_SECRET, else generated:
-        kept in Redis for every worker, or this process's own)."""
+        kept in Redis for every worker, or random for state in this process's memory)."""
         if self.settings.state_secret:
             return configured_keys(self.settings.state_secret)
-        return redis_keys(self.client) if self.shared else PROCESS_KEYS
+        return redis_keys(self.client) if self.shared else random_keys()
 
     def pool(self, limit_for: Callable[[Token], int]) -> TokenPool:
         """The token pool: in-process queue and health, or leases, queue and health in Redis."""
