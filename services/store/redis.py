@@ -59,14 +59,16 @@ def token_from(fields: dict) -> Token:
 
 
 class RedisValues:
-    """A ResponseStore on Redis: JSON values under `prefix`, each expiring `seconds` after it was written."""
+    """A ResponseStore on Redis (tool memory): JSON values under `prefix`, each expiring `seconds` after it was
+    written."""
 
     def __init__(self, client: redis.Redis, prefix: str, seconds: float):
         self.client, self.prefix, self.seconds = client, prefix, seconds
 
     def put(self, key: str, value: dict) -> None:
-        """Keep value under key until it expires."""
-        with required("a value could not be kept"):
+        """Keep value under key until it expires; best effort: it is written once the answer exists, and a
+        later round that finds nothing falls back as for any unknown id."""
+        with best_effort("keep a value"):
             self.client.set(self.prefix + key, json.dumps(value, ensure_ascii=False), px=int(self.seconds * 1000))
 
     def get(self, key: str) -> dict | None:

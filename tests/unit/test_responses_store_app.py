@@ -7,7 +7,11 @@ import httpx
 import openai
 import pytest
 
+from tests.fakes import web_tools as wt
 from tests.fakes.redis_server import RedisServer
+
+TOOLS = [{"type": "function", "name": t["function"]["name"], "description": t["function"]["description"],
+          "parameters": t["function"]["parameters"]} for t in wt.TOOLS]
 
 
 def sdk(app, key: str) -> openai.OpenAI:
@@ -86,5 +90,34 @@ def test_redis_lost_between_the_answer_and_its_save_still_completes_the_answer(m
         with pytest.raises(openai.NotFoundError) as caught:
             continue_from(client, response.id)
         assert caught.value.body["code"] == "previous_response_not_found"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_redis_lost_before_tool_memory_is_kept_still_answers_the_calls(make_app, web, stream):
+    server = RedisServer()   # this test's own: it is stopped
+    try:
+        app = make_app(FREESEEK_REDIS_URL=server.url)
+        memory = app.extensions["freeseek"].adapters["deepseek-web"].memory
+        remember = memory.remember_answer
+
+        def redis_dies_then_remember(*args):
+            server.stop()
+            return remember(*args)
+        memory.remember_answer = redis_dies_then_remember
+        web.account("resp-web-lost", text=wt.weather_agent)
+        client = sdk(app, "resp-web-lost")
+        body = dict(model="deepseek-chat", input="What is the weather in Paris, in Fahrenheit?", tools=TOOLS)
+        if stream:
+            events = list(client.responses.create(stream=True, **body))
+            assert [e.sequence_number for e in events] == list(range(len(events)))
+            assert events[-1].type == "response.completed" and not [e for e in events if e.type == "error"]
+            response = events[-1].response
+        else:
+            response = client.responses.create(**body)
+        assert response.status == "completed" and response.store is False
+        assert [(item.type, item.name) for item in response.output if item.type == "function_call"] == [
+            ("function_call", "get_weather")]
     finally:
         server.stop()
