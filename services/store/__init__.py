@@ -8,7 +8,7 @@ from services.errors import GatewayError
 
 
 class ResponseStore(Protocol):
-    """Stored responses that `previous_response_id` continues: kept for a bounded time and count."""
+    """Values kept for a bounded time (and count in memory): what tool emulation remembers between rounds."""
 
     def put(self, key: str, value: dict) -> None:
         """Keep a JSON-serialisable value under key (replacing an older one)."""

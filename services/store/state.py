@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
