@@ -94,7 +94,7 @@ def test_workers_agree_again_after_redis_lost_the_generated_secret(redis_server,
     redis_server.flush()   # Redis without persistence restarted: the secret is gone
     new = SharedState(settings, connect(redis_url))
     new_pool = new.pool(lambda t: 1)
-    lease = new_pool.acquire([token], timeout=3)   # the new worker generated and keeps another secret
+    lease = new_pool.acquire([token], timeout=10)   # the new worker generated and keeps another secret
     try:
         with pytest.raises(RateLimited):
             old.pool(lambda t: 1).acquire([token], timeout=1.5)   # the old one re-derived its keys and waits
