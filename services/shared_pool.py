@@ -56,8 +56,7 @@ class SharedTokenPool(TokenPool):
                 # Shuffled: the least busy token wins, and a random one among equals.
                 usable = random.sample(usable, len(usable))
                 if usable:
-                    got = self.leases.try_acquire([self._key(t) for t in usable],
-                                                  [self._limit_for(t) or 0 for t in usable], waiter, ticket)
+                    got = self.leases.try_acquire(usable, [self._limit_for(t) or 0 for t in usable], waiter, ticket)
                     if got is not None:
                         return SharedLease(self, usable[got[0]], got[1])
                     asked = sorted(set(asked) | set(usable), key=tokens.index)  # queued on these
@@ -74,12 +73,12 @@ class SharedTokenPool(TokenPool):
                     time.sleep(max(0.0, wait))
         finally:
             if asked:
-                self.leases.leave_queue([self._key(t) for t in asked], waiter)
+                self.leases.leave_queue(asked, waiter)
 
 
     def in_flight(self, token: Token) -> int:
         """Requests using the token right now, in every process."""
-        return self.leases.in_flight(self._key(token))
+        return self.leases.in_flight(token)
 
     def release_all(self) -> None:
         """Give back every slot this process holds."""

@@ -37,6 +37,11 @@ class StateKeys:
         with self._lock:
             self._secret = None
 
+    def adopt(self, secret: bytes) -> None:
+        """Take the secret Redis holds now (it lost its data and another worker generated a new one)."""
+        with self._lock:
+            self._secret = secret
+
     def token(self, token: Token) -> str:
         """The key of a token's health, leases and queue."""
         return token.key(self.secret)

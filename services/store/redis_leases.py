@@ -10,6 +10,7 @@ import uuid
 
 import redis
 
+from services.credentials import Token
 from services.store.keys import REDIS_SECRET_KEY, StateKeys
 from services.store.redis import best_effort, required
 
@@ -72,12 +73,12 @@ class RedisLeases:
     POLL_SECONDS = 0.05       # a waiter asks again this often (bounded by its deadline, never a hang)
     WAITER_SECONDS = 2.0      # a waiter that stopped asking (a killed worker) leaves the queue after this
 
-    def __init__(self, client: redis.Redis, lease_seconds: float, prefix: str = "freeseek:",
-                 keys: StateKeys | None = None):
+    def __init__(self, client: redis.Redis, lease_seconds: float, keys: StateKeys, prefix: str = "freeseek:"):
         self.client, self.prefix, self.keys = client, prefix, keys
         self.ttl_ms = int(lease_seconds * 1000)
         self._acquire = client.register_script(_ACQUIRE)
-        self._held: dict[str, str] = {}        # lease id -> leases key, renewed while held
+        # lease id -> [token, the leases key it was last written to], renewed while held
+        self._held: dict[str, list] = {}
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
         self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -90,10 +91,11 @@ class RedisLeases:
         with required("no place in the queue could be given"):
             return int(self.client.incr(self.prefix + "tickets"))
 
-    def try_acquire(self, token_keys: list[str], limits: list[int], waiter: str,
+    def try_acquire(self, tokens: list[Token], limits: list[int], waiter: str,
                     ticket: int) -> tuple[int, str] | None:
         """Take a slot on one of the tokens (index and lease id), or queue the waiter and return None."""
-        keys = [k for key in token_keys for k in (self._leases_key(key), self.prefix + "waits:" + key)]
+        keys = [k for key in map(self.keys.token, tokens)
+                for k in (self._leases_key(key), self.prefix + "waits:" + key)]
         keys += [REDIS_SECRET_KEY, self.prefix + "leases-ready"]
         lease = f"{self._owner}:{uuid.uuid4().hex[:12]}"
         with required("no account could be leased"):
@@ -107,15 +109,15 @@ class RedisLeases:
         if not index:
             return None
         with self._lock:
-            self._held[lease] = keys[2 * (index - 1)]
+            self._held[lease] = [tokens[index - 1], keys[2 * (index - 1)]]
         self._start_renewer()
         return index - 1, lease
 
-    def leave_queue(self, token_keys: list[str], waiter: str) -> None:
+    def leave_queue(self, tokens: list[Token], waiter: str) -> None:
         """Stop waiting (leased elsewhere, timed out, or cancelled)."""
         with best_effort("leave the queue"):
             pipe = self.client.pipeline(transaction=False)
-            for key in token_keys:
+            for key in map(self.keys.token, tokens):
                 pipe.zrem(self.prefix + "waits:" + key, waiter)
             pipe.delete(self.prefix + "alive:" + waiter)
             pipe.execute()
@@ -124,21 +126,21 @@ class RedisLeases:
         """Give the slot back (if Redis cannot be told, the lease expires by itself)."""
         # Under the lock: a renewal running at the same time must not put the released lease back.
         with self._lock:
-            key = self._held.pop(lease, None)
-            if key is not None:
+            held = self._held.pop(lease, None)
+            if held is not None:
                 with best_effort("release a lease"):
-                    self.client.zrem(key, lease)
+                    self.client.zrem(held[1], lease)
 
     def release_all(self) -> None:
         """Give back every slot this process holds (a worker shutting down)."""
         for lease in list(self._held):
             self.release(lease)
 
-    def in_flight(self, token_key: str) -> int:
+    def in_flight(self, token: Token) -> int:
         """Live leases on the token, across every process."""
         count = 0
         with best_effort("count leases"):
-            count = int(self.client.zcount(self._leases_key(token_key), f"({self._now_ms()}", "+inf"))
+            count = int(self.client.zcount(self._leases_key(self.keys.token(token)), f"({self._now_ms()}", "+inf"))
         return count
 
     def _leases_key(self, token_key: str) -> str:
@@ -147,7 +149,18 @@ class RedisLeases:
 
     def _secret(self) -> str:
         """The generated state secret the script checks against Redis's ('' when configured: nothing to check)."""
-        return self.keys.secret.decode() if self.keys is not None and self.keys.generated else ""
+        return self.keys.secret.decode() if self.keys.generated else ""
+
+    def _keep_secret(self) -> None:
+        """Give a Redis that lost its data back the secret our leases' keys come from, or take the one another
+        worker put there first (our leases then move to the keys it gives)."""
+        ours = self._secret()
+        self.client.set(REDIS_SECRET_KEY, ours, nx=True)
+        kept = self.client.get(REDIS_SECRET_KEY)
+        if kept and kept != ours:
+            log.warning("shared store: the state secret in Redis changed (its data was lost); leases held here "
+                        "move to the keys it gives")
+            self.keys.adopt(kept.encode())
 
     def _now_ms(self) -> int:
         """Wall-clock milliseconds, the same on every host."""
@@ -173,12 +186,13 @@ class RedisLeases:
                         return
                 continue
             with self._lock, best_effort("renew leases"):
+                if self.keys.generated:
+                    self._keep_secret()
                 pipe = self.client.pipeline(transaction=False)
                 expiry = self._now_ms() + self.ttl_ms
-                for lease, key in self._held.items():
-                    pipe.zadd(key, {lease: expiry})
-                    pipe.pexpire(key, self.ttl_ms * 2)
-                if self._secret():
-                    # A Redis that lost its data gets back the secret these leases' keys were derived from.
-                    pipe.set(REDIS_SECRET_KEY, self._secret(), nx=True)
+                for lease, held in self._held.items():
+                    # Within a third of a lease time of a data loss, before any slot is granted again.
+                    held[1] = self._leases_key(self.keys.token(held[0]))
+                    pipe.zadd(held[1], {lease: expiry})
+                    pipe.pexpire(held[1], self.ttl_ms * 2)
                 pipe.execute()

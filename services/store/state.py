@@ -46,7 +46,7 @@ class SharedState:
         from services.store.redis import RedisHealth
         from services.store.redis_leases import RedisLeases
         return SharedTokenPool(limit_for, RedisHealth(self.client),
-                               RedisLeases(self.client, self.settings.redis_lease_seconds, keys=self.keys),
+                               RedisLeases(self.client, self.settings.redis_lease_seconds, self.keys),
                                key=self.keys.token)
 
     def conversations(self, provider: str):

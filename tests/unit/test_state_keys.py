@@ -133,3 +133,20 @@ def test_two_apps_sharing_a_redis_find_each_others_health_and_stored_responses(m
     follow = respond(two, "sk-shared-alive", input="go on", previous_response_id=first.json["id"])
     assert follow.status_code == 200, follow.json
     assert respond(two, "sk-shared-other", previous_response_id=first.json["id"]).status_code == 404
+
+
+def test_a_lease_held_when_redis_lost_its_secret_moves_to_the_keys_of_the_new_one(redis_server, redis_url):
+    from services.store.keys import REDIS_SECRET_KEY
+    from services.store.redis import connect
+    settings = Settings.from_env({"FREESEEK_REDIS_URL": redis_url, "FREESEEK_REDIS_LEASE_SECONDS": "1"})
+    token = Token("deepseek-web", "secret-a")
+    old, new = (SharedState(settings, connect(redis_url)).pool(lambda t: 1) for _ in range(2))
+    lease = old.acquire([token], timeout=1)   # an answer streams on the account
+    try:
+        redis_server.flush()   # Redis without persistence restarted...
+        connect(redis_url).set(REDIS_SECRET_KEY, "b" * 64)   # ...and another worker generated a new secret first
+        with pytest.raises(RateLimited):
+            new.acquire([token], timeout=3).release()   # never a second answer on the account
+    finally:
+        lease.release()
+    new.acquire([token], timeout=10).release()
