@@ -44,7 +44,7 @@ def best_effort(what: str) -> Iterator[None]:
     """Log a Redis failure for something the answer does not depend on, and go on."""
     try:
         yield
-    except redis.RedisError as exc:
+    except (redis.RedisError, StoreUnavailable) as exc:   # the latter: a step that needed Redis failed first
         log.warning("shared store: could not %s (%s)", what, type(exc).__name__)
 
 
