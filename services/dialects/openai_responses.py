@@ -55,7 +55,7 @@ class ResponsesRenderer(Renderer):
                 if error else None,
                 "incomplete_details": {"reason": reason} if reason else None,
                 "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-                "model": body["model"], "output": output, "parallel_tool_calls": body.get("parallel_tool_calls", True),
+                "model": self.call.model.reported(body["model"]), "output": output, "parallel_tool_calls": body.get("parallel_tool_calls", True),
                 "previous_response_id": body.get("previous_response_id"),
                 "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
                 "store": body.get("store", True) is not False, "temperature": body.get("temperature"),
