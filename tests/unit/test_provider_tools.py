@@ -12,7 +12,8 @@ from tests.fakes import web_tools as wt
 
 def owner_app(fake, web, tmp_path, table: str):
     path = tmp_path / "providers.toml"
-    path.write_text(f'[providers.deepseek]\nbase_url = "{fake.url}"\n\n[providers.deepseek-web]\nbase_url = "{web.url}"\n\n'
+    path.write_text(f'[providers.deepseek]\nbase_url = "{fake.url}"\n\n'
+                    f'[providers.deepseek-web]\nbase_url = "{web.url}"\n\n'
                     f'[providers.myweb]\nbase_url = "{web.url}"\nadapter = "deepseek-web"\n{table}')
     return create_app({"env": {**FAST_ENV, "FREESEEK_PROVIDERS_FILE": str(path)}})
 
