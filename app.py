@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, Response
 
 from blueprints import chat, errors, health, messages, metrics, models, page, responses, tokens
 from blueprints.cors import init_cors
+from blueprints.paths import init_paths
 from services.gateway import Gateway
 from services.settings import Settings
 from services.store.state import open_state
@@ -27,7 +28,15 @@ def create_app(test_config: dict | None = None) -> Flask:
                       metrics.bp):
         app.register_blueprint(blueprint)
     init_cors(app, settings.cors_origins)
+    init_paths(app)
+    app.after_request(_unbuffered)
     return app
+
+
+def _unbuffered(response: Response) -> Response:
+    """Tell nginx not to buffer: a slow answer's keep-alives, and every stream, must reach the client as sent."""
+    response.headers.setdefault("X-Accel-Buffering", "no")
+    return response
 
 
 def _configure_logging(level: str) -> None:

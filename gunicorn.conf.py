@@ -1,7 +1,9 @@
 # Worker settings only; this file runs in the master, so it imports nothing of ours (docs/serving.md).
 import os
 
-worker_class = "gevent"
+# gevent's worker, with a lingering close after the errors gunicorn answers itself (worker.py: a client still
+# sending an oversized request reads the 431 instead of a connection reset). Named, not imported.
+worker_class = "worker.LingeringGeventWorker"
 # One gevent worker holds thousands of streams, and without shared state a second worker would split each
 # account's queue and conversation memory in two: several workers only with FREESEEK_REDIS_URL.
 _asked = int(os.environ.get("WEB_CONCURRENCY", 1) or 1)

@@ -1,4 +1,4 @@
-"""`POST /v1/chat/completions` (and `/chat/completions`)."""
+"""`POST /v1/chat/completions` (also `/chat/completions`, blueprints/paths.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ _schema = ChatRequestSchema()
 
 
 @bp.post("/v1/chat/completions")
-@bp.post("/chat/completions")
 def chat_completions():
     """Answer a chat completion, streamed or whole."""
     body = load_body(_schema)

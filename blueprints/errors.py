@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from services.dialects.anthropic_messages import MessagesRenderer
@@ -15,11 +15,18 @@ log = logging.getLogger("freeseek")
 
 _MESSAGES = {
     404: "Unknown route. The gateway serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, "
-         "GET /v1/models, POST /token/check, GET /pool, GET / (a page), GET /metrics, GET /ping, GET /healthz and "
+         "GET /v1/models (each also without /v1, or with it twice, so a base URL with or without /v1 works), "
+         "POST /token/check, GET /pool, GET / (a page), GET /metrics, GET /ping, GET /healthz and "
          "GET /openapi.json.",
     405: "This route does not accept that HTTP method.",
-    413: "The request body is larger than FREESEEK_MAX_BODY_BYTES.",
 }
+
+
+def _too_large() -> str:
+    """Say what the body limit is, so a client knows how far to cut."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return (f"The request body is larger than this gateway's limit of {limit:,} bytes ({limit / 1048576:g} MiB, "
+            "FREESEEK_MAX_BODY_BYTES).")
 
 
 def error_response(error: GatewayError):
@@ -43,7 +50,8 @@ def gateway_error(error: GatewayError):
 def http_error(error: HTTPException):
     """Werkzeug's errors (404, 405, 413, ...) as our errors."""
     status = error.code or 500
-    gateway = error_for_status(status, _MESSAGES.get(status, error.description or error.name))
+    message = _too_large() if status == 413 else _MESSAGES.get(status, error.description or error.name)
+    gateway = error_for_status(status, message)
     response = error_response(gateway)
     if status == 405 and getattr(error, "valid_methods", None):
         response.headers["Allow"] = ", ".join(error.valid_methods)

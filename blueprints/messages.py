@@ -37,6 +37,7 @@ def count_tokens():
 
 
 @bp.route("/", methods=["HEAD"])
+@bp.route("/v1", methods=["HEAD"])
 def probe():
-    """Claude Code checks the base URL with `HEAD /` when it starts."""
+    """Claude Code checks its base URL with a HEAD when it starts (`/`, or `/v1` when the URL ends so)."""
     return Response(status=200)

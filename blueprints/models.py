@@ -1,4 +1,4 @@
-"""`GET /v1/models` (and `/models`)."""
+"""`GET /v1/models` (also `/models`, blueprints/paths.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ bp = Blueprint("models", __name__)
 
 
 @bp.get("/v1/models")
-@bp.get("/models")
 def list_models():
     """List every model name the gateway answers to."""
     gateway = current_app.extensions["freeseek"]

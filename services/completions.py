@@ -57,13 +57,18 @@ class Completions:
 
     def servable(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
         """Keep the tokens whose provider can serve the model (and own its conversation), or say which could."""
-        able = self.registry.candidates(call.model)
+        asked = call.model.name
+        call.model, able = self.registry.resolve(call.model, {t.provider for t in tokens},
+                                                 self.settings.strict_models)
+        if call.model.asked:
+            log.info("request %s: model %r is not one the given tokens' providers serve; %s answers it",
+                     call.id, asked, call.model.name)
         usable = [t for t in tokens if t.provider in able]
         for provider in dict.fromkeys(t.provider for t in usable):
             usable = self.relay.adapter_for(provider).pin(call, usable)
         if not usable:
             given = sorted({t.provider for t in tokens})
-            raise BadRequest(f"Model '{call.model.name}' cannot be served with the tokens given (providers: "
+            raise BadRequest(f"Model '{asked}' cannot be served with the tokens given (providers: "
                              f"{', '.join(given)}); providers that can serve it: {', '.join(able) or 'none'}.",
                              param="model", code="model_not_supported")
         return usable

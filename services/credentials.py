@@ -6,10 +6,19 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from services.errors import BadRequest, Unauthorized
+from services.providers.registry import FALLBACK_PROVIDER
+
+# What a `name:` prefix looks like: a short word. A web-chat userToken is base64 (letters, digits, + / =) and
+# the browser's JSON form starts with '{', so `word:rest` with an unknown word names a provider we do not know.
+_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
+# Pasted wrappings a secret never has: a repeated "Bearer " and surrounding quotes are stripped.
+_BEARER_RE = re.compile(r"^(?:bearer\s+)+", re.I)
+_QUOTES = ('"', "'")
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,18 @@ def presented(authorization: str | None, api_key: str | None = None) -> str:
     # Anthropic's clients send `x-api-key` instead of a Bearer header.
     if (not authorization or not authorization.strip()) and api_key and api_key.strip():
         authorization = "Bearer " + api_key.strip()
-    return bearer_value(authorization)
+    return bearer_value(sent_text(authorization))
+
+
+def sent_text(header: str | None) -> str | None:
+    """A header value as the client wrote it: WSGI servers decode header bytes as latin-1, so UTF-8 sent by
+    the client (an `ö` pasted into a token) is recovered, and reported as the character it was."""
+    if not header:
+        return header
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:   # not UTF-8 (or already text): keep what arrived
+        return header
 
 
 def caller_ref(authorization: str | None, api_key: str | None = None) -> str:
@@ -94,10 +114,16 @@ def _split(value: str) -> Iterable[str]:
 
 def _parse_one(text: str, registry) -> Token:
     """Recognise one token's provider from its `name:` prefix or the shape of its secret."""
+    text = _unwrapped(text)
     name, sep, rest = text.partition(":")
     if sep and registry.has(name.strip()):
-        provider, secret = name.strip(), rest.strip()
-    else:
+        provider, secret = name.strip(), _unwrapped(rest)
+    elif sep and _PREFIX_RE.fullmatch(name) and registry.provider_for_secret(name) == FALLBACK_PROVIDER:
+        # Sent on as a web-chat token, the key would reach a service it was never meant for.
+        raise BadRequest(f"Unknown provider prefix '{name}:'. Known providers: "
+                         f"{', '.join(registry.names())}; a provider of your own is added in the providers "
+                         "file (FREESEEK_PROVIDERS_FILE).", code="unknown_provider")
+    else:   # (a key shape before the ':' keeps the key with its own provider, and out of the message above)
         provider, secret = registry.provider_for_secret(text), text
     if not secret:
         raise BadRequest(f"The token for provider '{provider}' is empty.", code="invalid_api_key")
@@ -107,14 +133,27 @@ def _parse_one(text: str, registry) -> Token:
     return Token(provider, secret)
 
 
+def _unwrapped(text: str) -> str:
+    """Strip what copying a token often adds and no secret holds: a repeated 'Bearer ', surrounding quotes."""
+    text = _BEARER_RE.sub("", text.strip())
+    while len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+        text = text[1:-1].strip()
+    return text
+
+
 def _refuse_unsendable(secret: str, provider: str) -> None:
     """Refuse a secret that cannot travel in an HTTP header: a client's mistake, never the upstream's."""
     for ch in secret:
-        if not " " <= ch <= "~":
-            kind = "a control character" if ch < " " or ch == "\x7f" else "a non-ASCII character"
-            # The code point, never the secret: it says what to fix without showing the token.
-            raise BadRequest(f"A token for provider '{provider}' contains {kind} (U+{ord(ch):04X}); tokens are "
-                             "printable ASCII. Copy it again without line breaks or stray characters.",
+        if not " " < ch <= "~":
+            if ch == " ":
+                kind = "a space"
+            elif ch < " " or "\x7f" <= ch <= "\x9f":
+                kind = f"a control character (U+{ord(ch):04X})"
+            else:
+                kind = f"the non-ASCII character '{ch}' (U+{ord(ch):04X})"
+            # The one character, never the secret: it says what to fix without showing the token.
+            raise BadRequest(f"A token for provider '{provider}' contains {kind}; tokens are printable ASCII "
+                             "without spaces. Copy it again without line breaks or stray characters.",
                              code="invalid_api_key")
 
 

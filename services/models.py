@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Words our own model names are built from (the original's names plus the legacy ones).
 _ALIAS_WORDS = {"chat", "code", "coder", "v3", "r1", "think", "thinking", "reasoner", "search", "silent", "fold",
@@ -32,6 +32,8 @@ class ModelRequest:
     silent: bool = False
     fold: bool = False
     expert: bool = False
+    # The client's name when the gateway answers it as one of ours (a name the web chat does not know).
+    asked: str | None = None
 
     @property
     def capability(self) -> str:
@@ -47,6 +49,21 @@ class ModelRequest:
         if self.expert:
             needs.add("expert")
         return needs
+
+
+    def reported(self, client_name: str) -> str:
+        """The name an answer reports: what the client asked for, unless it was served as another of ours."""
+        return self.name if self.asked else client_name
+
+    def as_ours(self) -> "ModelRequest":
+        """This request served as our own name with the same capabilities (`gpt-4o` -> `deepseek-chat`)."""
+        tail = [w for w, on in (("search", self.search), ("silent", self.silent),
+                                ("fold", self.fold and self.reasoning)) if on]
+        head = ["expert"] if self.expert else []
+        if self.reasoning:
+            head.append("think" if self.expert else "r1" if tail else "reasoner")
+        ours = parse_model("deepseek-" + "-".join(head + tail or ["chat"]))
+        return replace(ours, asked=self.name)
 
 
 def parse_model(name: str) -> ModelRequest:

@@ -31,6 +31,8 @@ class Settings:
     # How long a request may wait for a busy account before a 429.
     queue_timeout: float = 60.0
     max_body_bytes: int = 10 * 1024 * 1024
+    # Model names: unknown ones are served as the README's rule says (off), or refused with a 400 (on).
+    strict_models: bool = False
     # Idle upstream connections kept per host and worker; as many as a worker holds streams.
     http_pool_size: int = 10000
     log_level: str = "INFO"

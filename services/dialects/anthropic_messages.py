@@ -166,7 +166,8 @@ class MessagesRenderer(Renderer):
 
     def _message(self, content: list) -> dict:
         """The `message` object around these blocks, without its stop reason and usage."""
-        return {"id": self.call.id, "type": "message", "role": "assistant", "model": self.model,
+        return {"id": self.call.id, "type": "message", "role": "assistant",
+                "model": self.call.model.reported(self.model),
                 "content": content, "stop_reason": None, "stop_sequence": None}
 
     def stop_reason(self) -> tuple[str, str | None]:

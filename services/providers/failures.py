@@ -80,8 +80,10 @@ def retry_after(headers, text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def classify_status(provider: str, token: Token, status: int, body: bytes | str, headers=None) -> GatewayError:
-    """Map an upstream HTTP failure to an error by its status class (the README's failover rules)."""
+def classify_status(provider: str, token: Token, status: int, body: bytes | str, headers=None,
+                    key_prefixes: tuple[str, ...] = ()) -> GatewayError:
+    """Map an upstream HTTP failure to an error by its status class (the README's failover rules); a key
+    recognised by its shape (`key_prefixes`) is told how another provider's key of that shape is sent."""
     text = upstream_message(body)
     who = f"{provider} rejected token {token.ref}"
     quota = any(word in text.lower() for word in _QUOTA_WORDS)
@@ -90,7 +92,8 @@ def classify_status(provider: str, token: Token, status: int, body: bytes | str,
         return failure(PaymentRequired(f"{who}: the account has no balance or quota left (HTTP {status})."),
                        token_state="dead", retryable=True)
     if status == 401:
-        return failure(Unauthorized(f"{who}: the key is invalid or revoked (HTTP 401)."),
+        hint = _prefix_hint(provider, token, key_prefixes)
+        return failure(Unauthorized(f"{who}: the key is invalid or revoked (HTTP 401).{hint}"),
                        token_state="dead", retryable=True)
     if status == 403:
         return failure(Forbidden(f"{who}: access denied (HTTP 403)."), token_state="dead", retryable=True)
@@ -106,6 +109,15 @@ def classify_status(provider: str, token: Token, status: int, body: bytes | str,
                        token_state="rest", retryable=True)
     return failure(error_for_status(status, f"{provider}: {scrub(text, token) or f'HTTP {status}'}"),
                    token_state=None, retryable=False)
+
+
+def _prefix_hint(provider: str, token: Token, key_prefixes: tuple[str, ...]) -> str:
+    """Say that a key of this shape goes to this provider unless it names another (`siliconflow:sk-...`)."""
+    prefix = next((p for p in key_prefixes if token.secret.startswith(p)), None)
+    if prefix is None:
+        return ""
+    return (f" A key starting with '{prefix}' is sent to {provider}; another provider's key needs that "
+            f"provider's name first, as in 'siliconflow:{prefix}...'.")
 
 
 def connection_failed(provider: str, what: str) -> GatewayError:

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from services.errors import BadRequest
 from services.models import ALIASES, ModelRequest
 from services.settings import ConfigError
 
 BUILTIN_FILE = Path(__file__).with_name("builtin.toml")
 ADAPTERS = ("openai", "deepseek-web")
 TOOL_MODES = ("native", "emulated")
+# What each adapter does with tools unless its table says: the web chat has no tool API, so it can only emulate.
+DEFAULT_TOOLS = {"openai": "native", "deepseek-web": "emulated"}
 # Secrets that match no provider's prefix are web-chat tokens, as in the original gateway.
 FALLBACK_PROVIDER = "deepseek-web"
 
@@ -46,6 +49,11 @@ class Provider:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         return self.base_url.rstrip("/") + "/" + path_or_url.lstrip("/")
+
+    @property
+    def takes_any_name(self) -> bool:
+        """An API upstream decides itself about a name the gateway does not know; the web chat has no model ids."""
+        return self.adapter != "deepseek-web"
 
     def serves(self, model: ModelRequest) -> bool:
         """Tell whether this provider can answer a request for the model."""
@@ -99,14 +107,28 @@ class Registry:
                     best, best_len = provider.name, len(prefix)
         return best
 
-    def candidates(self, model: ModelRequest) -> list[str]:
-        """Providers that can serve the model; a provider-native id narrows it to the providers that list it."""
-        if not model.alias:
-            owners = [p.name for p in self._providers.values()
-                      if any(t.model == model.name for t in p.models.values())]
-            if owners:
-                return owners
-        return [p.name for p in self._providers.values() if p.serves(model)]
+    def resolve(self, model: ModelRequest, given: set[str], strict: bool = False) -> tuple[ModelRequest, list[str]]:
+        """The model as tokens of the `given` providers will serve it, and the providers that serve it
+        (the README's rule for model names)."""
+        providers = self._providers.values()
+        if model.alias:   # our names: every provider that has the capability
+            return model, [p.name for p in providers if p.serves(model)]
+        owners = [p.name for p in providers if any(t.model == model.name for t in p.models.values())]
+        if set(owners) & given:   # a provider's own model id, to that provider
+            return model, owners
+        if strict:
+            served_by = f" It is {', '.join(owners)}'s own model id, and no token of {', '.join(owners)} was given." \
+                if owners else ""
+            raise BadRequest(f"Model '{model.name}' is not served here: this gateway answers only the names "
+                             f"GET /v1/models lists (FREESEEK_STRICT_MODELS is on).{served_by}",
+                             param="model", code="model_not_found")
+        # Any other name: an API upstream gets it unchanged and decides; only without one, the web chat
+        # answers it as ours and says so.
+        passing = [p.name for p in providers if p.takes_any_name and p.name in given and p.serves(model)]
+        if passing:
+            return model, passing
+        ours = model.as_ours()
+        return ours, [p.name for p in providers if not p.takes_any_name and p.serves(ours)]
 
     def model_names(self) -> list[tuple[str, str]]:
         """Every model name the gateway answers to, with who serves it, for /v1/models."""
@@ -165,9 +187,13 @@ def _provider(name: str, table: dict) -> Provider:
     adapter = table.get("adapter", "openai")
     if adapter not in ADAPTERS:
         raise ConfigError(f"provider '{name}': adapter must be one of {ADAPTERS}")
-    tools = table.get("tools", "native")
+    tools = table.get("tools", DEFAULT_TOOLS[adapter])
     if tools not in TOOL_MODES:
         raise ConfigError(f"provider '{name}': tools must be one of {TOOL_MODES}")
+    if adapter == "deepseek-web" and tools != "emulated":
+        # Native tools would be dropped on the way to the web chat without a word.
+        raise ConfigError(f"provider '{name}': the deepseek-web adapter has no native tools; leave `tools` out "
+                          "or set it to \"emulated\"")
     base_url = str(table.get("base_url", ""))
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"provider '{name}': base_url must be an http(s) URL")

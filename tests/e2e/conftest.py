@@ -39,7 +39,7 @@ class GatewayProcess:
         full_env.pop("PORT", None)
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "-k", "gevent",
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
              "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
             cwd=ROOT, env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30

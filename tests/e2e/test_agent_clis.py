@@ -43,6 +43,18 @@ def test_claude_code_print_mode(gateway, fake, tmp_path):
     assert any(r["path"].endswith("/chat/completions") and r["key"] == key for r in fake.requests)
 
 
+def test_claude_code_with_a_base_url_ending_in_v1(gateway, fake, tmp_path):
+    # Claude Code appends /v1/messages itself, so this base URL makes it call /v1/v1/messages.
+    claude = cli("claude")
+    key = fake.script("sk-cli-claude-v1", text=["Hello ", "through ", "/v1."])
+    result = subprocess.run([claude, "-p", "say hello", "--output-format", "json", "--max-turns", "1"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env=clean_env(tmp_path, ANTHROPIC_BASE_URL=gateway.url + "/v1", ANTHROPIC_AUTH_TOKEN=key))
+    assert result.returncode == 0, result.stdout + result.stderr
+    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    assert reply["result"] == "Hello through /v1." and reply["is_error"] is False
+
+
 def test_codex_exec(gateway, fake, tmp_path):
     codex = cli("codex")
     key = fake.script("sk-cli-codex", text=["Hello ", "from ", "freeseek."])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.credentials import parse_tokens
-from services.errors import Unauthorized
+from services.errors import BadRequest, Unauthorized
 from services.models import parse_model
 from services.providers.registry import Registry
 from services.settings import ConfigError, Settings
@@ -28,8 +28,9 @@ def test_browser_json_token_is_one_web_token_even_with_commas(registry):
     assert [(t.provider, t.secret) for t in tokens] == [("deepseek-web", "abc.def"), ("deepseek", "sk-x")]
 
 
-def test_unknown_prefix_is_part_of_the_secret(registry):
-    assert parse_tokens("nosuch:abc", registry)[0].provider == "deepseek-web"
+def test_unknown_prefix_is_refused(registry):
+    with pytest.raises(BadRequest, match="Unknown provider prefix 'nosuch:'"):
+        parse_tokens("nosuch:abc", registry)
 
 
 def test_token_ref_hides_the_secret(registry):
