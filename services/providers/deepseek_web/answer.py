@@ -30,7 +30,7 @@ class WebStream:
 
     def __init__(self, adapter: "WebChat", call: ChatCall, token: Token, session_id: str, body: HttpBody):
         self.adapter, self.call, self.token, self.session_id, self.body = adapter, call, token, session_id, body
-        self.parser = WebStreamParser()
+        self.parser = WebStreamParser(drift=adapter.drift)
         self._aborted = threading.Event()
         self._continuing = False
         self._scope = abortable.current()  # the attempt's: continue calls join it, so an abort shuts them too
