@@ -9,17 +9,10 @@ from dataclasses import dataclass
 from services.events import KEEPALIVE, Text
 from services.providers.deepseek_web import drift as d
 from services.providers.deepseek_web import protocol as p
+from services.providers.deepseek_web.notices import WebStreamError, notice, notice_text
 from services.sse import SSEEvent
 
 ANSWER, REASONING, SEARCH, OTHER = "answer", "reasoning", "search", "other"
-
-
-class WebStreamError(Exception):
-    """The stream reported an error; `kind` says which (e.g. "rate_limit", "unsupported_client", "toast")."""
-
-    def __init__(self, message: str, kind: str = "error"):
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass
@@ -103,13 +96,13 @@ class WebStreamParser:
             self._unknown(d.SHAPE, "not-json", data)
             return []
         if sse.event == p.EVENT_TOAST:
-            raise _notice(obj, sse.event)
+            raise notice(obj, sse.event)
         if sse.event == p.EVENT_HINT:
             # A hint comes before or instead of an answer: it is the outcome only if no answer comes.
             if isinstance(obj, dict) and obj.get("type") == "error":
                 if obj.get("content") not in p.KNOWN_HINTS:
                     self._unknown(d.NOTICE, f"hint:{obj.get('content')}", obj)
-                self.hint = _notice(obj, sse.event)
+                self.hint = notice(obj, sse.event)
             return []
         if not isinstance(obj, dict):
             return []
@@ -121,7 +114,7 @@ class WebStreamParser:
         if obj.get("error") or obj.get("code") not in (None, 0):
             if obj.get("code") not in p.KNOWN_CODES:
                 self._unknown(d.CODE, f"stream:{obj.get('code')}", obj)
-            raise WebStreamError(_notice_text(obj))
+            raise WebStreamError(notice_text(obj))
         if "choices" in obj:
             return self._legacy(obj)
         if "v" in obj:
@@ -144,7 +137,7 @@ class WebStreamParser:
             return []
         if reason != p.UNSUPPORTED_CLIENT:
             self._unknown(d.NOTICE, f"finish_reason:{reason}", obj)
-        raise _notice(obj, p.EVENT_TOAST)
+        raise notice(obj, p.EVENT_TOAST)
 
     # ---- legacy format: {"choices": [{"delta": {"content", "type"}, "finish_reason"}], "message_id"} ----
 
@@ -320,27 +313,3 @@ class WebStreamParser:
 def _is_batch(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and isinstance(i.get("p"), str)
                                                            for i in value)
-
-
-def _notice(obj, event: str | None) -> WebStreamError:
-    """The error a toast, hint or error frame stands for."""
-    content = obj.get("content") if isinstance(obj, dict) else None
-    reason = obj.get("finish_reason") if isinstance(obj, dict) else None
-    if reason == p.UNSUPPORTED_CLIENT or content == p.UNSUPPORTED_CLIENT:
-        return WebStreamError(_notice_text(obj), "unsupported_client")
-    if event == p.EVENT_HINT and content == p.HINT_RATE_LIMIT:
-        return WebStreamError("rate_limit", "rate_limit")
-    if event == p.EVENT_HINT and content == p.HINT_INPUT_TOO_LONG:
-        return WebStreamError("the prompt is longer than the web chat accepts", "input_too_long")
-    return WebStreamError(_notice_text(obj), "toast")
-
-
-def _notice_text(obj) -> str:
-    """The human text of a toast or error object."""
-    if isinstance(obj, dict):
-        for key in ("content", "msg", "message", "biz_msg"):
-            if isinstance(obj.get(key), str) and obj[key]:
-                return obj[key][:300]
-        if isinstance(obj.get("error"), (dict, str)):
-            return _notice_text(obj["error"]) if isinstance(obj["error"], dict) else obj["error"][:300]
-    return "the web chat reported an error"
