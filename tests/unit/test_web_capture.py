@@ -106,6 +106,19 @@ def test_redaction_keeps_the_protocol_and_replaces_text_and_ids():
     assert out["body"].count('"FINISHED"') == 2 and '"type": "RESPONSE"' in out["body"]
 
 
+def test_a_hint_keeps_its_code_word_and_a_toast_loses_its_text():
+    body = ('event: hint\ndata: {"type": "error", "content": "rate_limit", "clear_response": true}\n\n'
+            'event: toast\ndata: {"type": "error", "content": "Server busy, please try again later."}\n\n')
+    [out] = capture.redact_exchanges([{"call": "/api/v0/chat/completion", "status": 200, "headers": {},
+                                       "body": body}])
+    assert '"content": "rate_limit"' in out["body"] and "Server busy" not in out["body"]
+    [hinted] = replay([{**out, "body": out["body"].split("event: toast")[0], "headers": {}}])
+    assert hinted.error == "rate_limit: rate_limit"
+    assert hinted.unknown == [{"kind": "content_type", "name": "none", "count": 1}]
+    [result] = replay([{**out, "headers": {"Content-Type": "text/event-stream"}}])
+    assert result.error == "toast: xxxxxx xxxxx xxxxxx xxx xxxxx xxxxxx"
+
+
 def fixture_files() -> list[Path]:
     return sorted(p for p in CAPTURES.glob("*.json") if not p.name.endswith(".expected.json"))
 

@@ -35,6 +35,7 @@ WORD_KEYS = {"p", "o", "type", "status", "quasi_status", "finish_reason", "model
 WORD_PATHS = {"status", "quasi_status", "conversation_mode", "search_status"}
 SECRET_KEYS = re.compile(r"(^|_)(token|signature|salt|challenge|cookie|email|mobile|phone)s?$", re.IGNORECASE)
 ID_KEYS = re.compile(r"(^|_)ids?$", re.IGNORECASE)
+CODE_WORD = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")
 
 
 class Ids:
@@ -61,7 +62,10 @@ def redact_value(value, keep_text: bool, ids: Ids, key: str = "", path: str = ""
     """A JSON value with ids, secrets and (unless kept) text replaced; `path` is the patch path it is at."""
     if isinstance(value, dict):
         here = value.get("p") if isinstance(value.get("p"), str) else path
-        return {k: redact_value(v, keep_text, ids, k, here) for k, v in value.items()}
+        out = {k: redact_value(v, keep_text, ids, k, here) for k, v in value.items()}
+        if value.get("type") == "error" and CODE_WORD.fullmatch(str(value.get("content"))):
+            out["content"] = value["content"]  # a hint's code word (rate_limit, input_exceeds_limit), not text
+        return out
     if isinstance(value, list):
         return [redact_value(v, keep_text, ids, key, path) for v in value]
     if SECRET_KEYS.search(key):

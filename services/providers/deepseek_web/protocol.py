@@ -170,4 +170,3 @@ EXPECTED_FIELDS = {
 }
 CHALLENGE_FIELDS = {"algorithm", "challenge", "salt", "difficulty", "expire_at", "expire_after", "signature",
                     "target_path"}
-REQUIRED_FIELDS = {CREATE_POW_CHALLENGE: {"challenge"}, UPLOAD_FILE: {"id", "status"}}

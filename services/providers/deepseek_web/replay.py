@@ -70,6 +70,8 @@ def replay_answer(exchanges: list[dict]) -> Replayed:
     out.answer, out.reasoning = "".join(answer), "".join(reasoning)
     if parser is not None:
         out.finish = parser.finish
+        if parser.hint is not None and not parser.received and out.error is None:
+            out.error = f"{parser.hint.kind}: {parser.hint}"  # a hint instead of an answer, as the provider reads it
         out.citations = [{"cite_index": r.get("cite_index"), "title": r.get("title"), "url": r.get("url")}
                          for r in parser.search_results if isinstance(r, dict)]
     out.unknown = [{"kind": s.kind, "name": s.name, "count": s.count} for s in drift.shapes()]
