@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -50,6 +51,12 @@ class Shape:
 def normalise_path(path: str) -> str:
     """A patch path with its indices replaced (`response/fragments/-1/content` -> `response/fragments/*/content`)."""
     return _INDEX.sub("*", path)
+
+
+@functools.lru_cache(maxsize=512)  # a stream repeats a handful of paths thousands of times
+def known_path(path: str) -> bool:
+    """Whether the provider knows a patch path (a path holding a skipped word is known: it is skipped)."""
+    return normalise_path(path) in p.KNOWN_PATHS or any(word in path for word in p.SKIPPED_PATH_WORDS)
 
 
 def clean_name(name: object) -> str:

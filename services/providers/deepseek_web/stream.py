@@ -198,7 +198,7 @@ class WebStreamParser:
         """Apply one value at one path."""
         if not path:
             return []
-        if d.normalise_path(path) not in p.KNOWN_PATHS and not any(w in path for w in p.SKIPPED_PATH_WORDS):
+        if not d.known_path(path):
             self._unknown(d.PATH, d.normalise_path(path), {"p": path, "o": op, "v": value})
         if path.endswith("quasi_status") or path == p.PATH_STATUS:
             self._status(value)
