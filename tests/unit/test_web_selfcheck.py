@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -74,6 +75,16 @@ def test_a_changed_web_chat_exits_non_zero_and_names_the_difference(web, monkeyp
     line = rows(out)[step]
     assert "DIFFER" in line and difference in line, out
     assert f"differ from the spec: {step}" in out or f"; {step}" in out
+
+
+def test_bad_settings_and_a_missing_token_are_usage_errors(web, monkeypatch, capsys):
+    monkeypatch.setenv("FREESEEK_WEB_CONTINUE_ROUNDS", "many")
+    assert run_check(web, monkeypatch, capsys)[0] == 2
+    monkeypatch.delenv("FREESEEK_WEB_CONTINUE_ROUNDS")
+    monkeypatch.setenv("FREESEEK_CHECK_TOKEN", "")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["--base-url", web.url]) == 2
+    assert "no token" in capsys.readouterr().err
 
 
 def test_a_dead_token_is_named_without_the_token(web, monkeypatch, capsys):

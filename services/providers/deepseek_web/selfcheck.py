@@ -24,7 +24,7 @@ from services.providers.deepseek_web.capture import Recorder
 from services.providers.deepseek_web.files import Attachment, upload_all
 from services.providers.deepseek_web.stream import WebStreamError, WebStreamParser
 from services.providers.registry import Registry
-from services.settings import Settings
+from services.settings import ConfigError, Settings
 from services.sse import read_events
 
 DEFAULT_BASE_URL = "https://chat.deepseek.com"
@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         check = SelfCheck(args.base_url, secret)
     except GatewayError as error:
         print(f"check-web: {error.message}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
+        print(f"check-web: {error}", file=sys.stderr)
         return 2
     steps = check.run()
     print(f"web chat at {args.base_url}, token {check.token.ref}")
