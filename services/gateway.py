@@ -17,6 +17,7 @@ from services.credentials import parse_tokens
 from services.dialects.anthropic_messages import AnthropicMessages
 from services.dialects.openai_responses import OpenAIResponses
 from services.metrics import MeteredPool, Metrics
+from services.providers.deepseek_web.drift import Drift, DriftCollector
 from services.providers.openai_compatible import OpenAICompatible
 from services.providers.registry import Provider, Registry
 from services.relay import Relay
@@ -45,11 +46,12 @@ def http_session(settings: Settings) -> requests.Session:
     return session
 
 
-def build_adapter(provider: Provider, http: requests.Session, settings: Settings, state: SharedState):
+def build_adapter(provider: Provider, http: requests.Session, settings: Settings, state: SharedState,
+                  drift=None):
     """The adapter object that speaks this provider's protocol, with tools emulated if it has none."""
     if provider.adapter == "deepseek-web":
         from services.providers.deepseek_web.adapter import WebChat
-        adapter = WebChat(provider, http, settings, state.conversations(provider.name))
+        adapter = WebChat(provider, http, settings, state.conversations(provider.name), drift)
     else:
         adapter = OpenAICompatible(provider, http, settings)
     return ToolEmulation(adapter, state.recollection(provider.name)) if provider.tools == "emulated" else adapter
@@ -65,8 +67,9 @@ class Gateway:
         self.started_at = int(time.time())
         self.registry = Registry.load(settings.providers_file, provider_overrides)
         self.http = http_session(settings)
-        self.adapters = {name: build_adapter(self.registry.get(name), self.http, settings, self.state)
-                         for name in self.registry.names()}
+        self.web_drift = Drift()  # shapes the web chat sent that the web provider does not know
+        self.adapters = {name: build_adapter(self.registry.get(name), self.http, settings, self.state,
+                                             self.web_drift) for name in self.registry.names()}
         if any(self.registry.get(name).adapter == "deepseek-web" for name in self.registry.names()):
             from services.providers.deepseek_web.pow import warm
             warm()  # before serving, in the worker's main greenlet (about 0.03 s and 20 MB of wasmtime)
@@ -74,6 +77,7 @@ class Gateway:
         self.counter = TokenCounter()
         self.server_tokens = parse_tokens(settings.tokens, self.registry) if settings.tokens else []
         self.metrics = Metrics(self.pool_view)
+        self.metrics.registry.register(DriftCollector(self.web_drift))
         self.relay = Relay(settings, MeteredPool(self.pool, self.metrics), self.adapters.__getitem__)
         self.completions = Completions(settings, self.registry, self.relay, self.counter, self.metrics)
         # The dialects besides OpenAI Chat (whose body already is the internal call).

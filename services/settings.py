@@ -66,6 +66,8 @@ class Settings:
     web_max_file_bytes: int = 10 * 1024 * 1024
     web_fetch_timeout: float = 10.0
     web_upload_timeout: float = 60.0
+    # deepseek-web: a folder to write redacted captures of every answer's streams to (empty: none are written).
+    web_capture_dir: str = ""
     # Anthropic Messages: Claude model names -> ours, as `substring=model,...` (first match wins; empty means
     # every Claude model -> deepseek-chat, and requested thinking -> its reasoning variant).
     claude_model_map: str = ""

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request, Response
 from tests.fakes import web_wire as w
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.web_account import Account
+from tests.fakes.web_drift import drifted_events, drifted_reply
 from tests.fakes.web_files import FileStore
 from tests.fakes.web_streams import STREAM_HEADERS, Turn, completion_events, continue_events, empty_events, plan
 
@@ -88,7 +89,9 @@ class FakeWebChat(FileStore, LoopbackServer):
                    ("POST", w.UPLOAD): lambda: self._upload(request, token, account),
                    ("GET", w.FETCH_FILES): lambda: self._fetch_files(request, token, account),
                    }.get((request.method, request.path))
-        return handler() if handler else Response("not found", 404)
+        if handler is None:
+            return Response("not found", 404)
+        return drifted_reply(account, request.path, handler) if account.drift else handler()
 
     def _identity(self, request: Request) -> Response | None:
         """Note identity headers a current web client would not send; refuse very old client versions."""
@@ -292,6 +295,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         return self._next_id(session_id) if session_id else 0
 
     def _sse(self, token: str, account: Account, events) -> Response:
+        events = drifted_events(account, events) if account.drift else events
         return Response(self._stream(token, account, events), mimetype="text/event-stream",
                         headers=STREAM_HEADERS, direct_passthrough=True)
 

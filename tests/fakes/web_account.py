@@ -60,6 +60,8 @@ class Account:
     pending_polls: int = 1            # fetch_files says PENDING this many times per file, then SUCCESS
     failed_upload: int | None = None  # the account's Nth upload (0-based) ends FAILED instead of SUCCESS
     upload_limit: int | None = None   # uploads accepted before every further one answers code 7 (None: no limit)
+    # A changed web chat (tests/fakes/web_drift.py): renamed or new events, new fields, codes, content types.
+    drift: dict = field(default_factory=dict)
 
 
 def search_markers(account: Account) -> list[str]:

@@ -18,6 +18,7 @@ from services.providers.deepseek_web.answer import WebStream
 from services.providers.deepseek_web.background import Background
 from services.providers.deepseek_web.calls import WebCalls, until_text
 from services.providers.deepseek_web.conversations import Conversations
+from services.providers.deepseek_web.drift import Drift
 from services.providers.deepseek_web.files import Attachment, LinkFetcher, collect, upload_all
 from services.providers.failures import connection_failed, failure
 from services.providers.http_body import HttpBody
@@ -46,9 +47,10 @@ class WebChat:
     """Speaks the web chat protocol (docs/deepseek-web.md); every name of it lives in protocol.py."""
 
     def __init__(self, provider: Provider, http: requests.Session, settings: Settings,
-                 conversations: Conversations | None = None):
+                 conversations: Conversations | None = None, drift: Drift | None = None):
         self.provider, self.http, self.settings = provider, http, settings
-        self.calls = WebCalls(provider, http, settings)
+        self.drift = drift or Drift()  # the worker's drift watch: what the web chat sent that we do not know
+        self.calls = WebCalls(provider, http, settings, self.drift)
         self.fetcher = LinkFetcher(settings)
         # In this worker's memory, or shared by every worker (services/store/redis_conversations.py).
         self.conversations = conversations or Conversations(settings.web_session_idle_seconds)

@@ -12,6 +12,7 @@ from services.credentials import Token
 from services.errors import BadRequest, GatewayError, RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from services.events import Conversation, Finish, Text
 from services.providers.deepseek_web import protocol as p
+from services.providers.deepseek_web.capture import Recorder
 from services.providers.deepseek_web.conversations import Turn
 from services.providers.deepseek_web.citations import Citations, sources_text
 from services.providers.deepseek_web.stream import WebStreamError, WebStreamParser
@@ -30,7 +31,10 @@ class WebStream:
 
     def __init__(self, adapter: "WebChat", call: ChatCall, token: Token, session_id: str, body: HttpBody):
         self.adapter, self.call, self.token, self.session_id, self.body = adapter, call, token, session_id, body
-        self.parser = WebStreamParser()
+        self.parser = WebStreamParser(drift=adapter.drift)
+        # FREESEEK_WEB_CAPTURE_DIR: what the web chat sends is kept, to be written redacted when the answer ends.
+        self.capture = Recorder() if adapter.settings.web_capture_dir else None
+        self._call = p.COMPLETION
         self._aborted = threading.Event()
         self._continuing = False
         self._scope = abortable.current()  # the attempt's: continue calls join it, so an abort shuts them too
@@ -47,6 +51,16 @@ class WebStream:
         """Close the connection; the session's idle time starts."""
         self.body.close()
         self.adapter.conversations.release(self.session_id)
+        self._save_capture()  # an answer that failed: what it received so far
+
+    def _save_capture(self) -> None:
+        """Write the capture of this answer's streams, once (FREESEEK_WEB_CAPTURE_DIR)."""
+        capture, self.capture = self.capture, None
+        if capture is not None:
+            try:
+                capture.save(self.adapter.settings.web_capture_dir)
+            except OSError as error:
+                log.warning("could not write a capture of a web answer: %s", error)
 
     def events(self) -> Iterator:
         """Yield the conversation id, then text and reasoning; the sources and the Finish at the end."""
@@ -90,12 +104,17 @@ class WebStream:
             yield Text(content=tail)
         self.adapter.conversations.remember(self.call.messages, "".join(answer),
                                             Turn(self.session_id, parser.message_id, self.token))
+        self._save_capture()  # before the answer ends, so it is on disk when the client has the answer
         yield Finish(parser.finish)
 
     def _read(self, parser: WebStreamParser) -> Iterator:
         """The events of the current upstream stream, its errors classified."""
         try:
-            for sse in read_events(self.body.chunks()):
+            chunks = self.body.chunks()
+            if self.capture is not None and isinstance(self.body, HttpBody):
+                response = self.body.response
+                chunks = self.capture.tee(self._call, response.status_code, response.headers, chunks)
+            for sse in read_events(chunks):
                 yield from parser.feed(sse)
                 if parser.closed:
                     return
@@ -112,7 +131,7 @@ class WebStream:
         """Open the continue stream of the cut message; it re-sends what we already have, which is skipped."""
         previous = self.parser
         self.body.close()
-        self._continuing = True
+        self._continuing, self._call = True, p.CONTINUE
         try:
             resume = self._scope.bind(self.adapter.resume) if self._scope else self.adapter.resume
             self.body = resume(self.token, self.session_id, previous.message_id)

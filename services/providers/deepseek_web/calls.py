@@ -11,6 +11,7 @@ from services.credentials import Token
 from services.errors import (Forbidden, GatewayError, RateLimited, Unauthorized, UpstreamError,
                              UpstreamUnavailable)
 from services.offload import run_blocking
+from services.providers.deepseek_web import drift as d
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.pow import RATE, pow_response, solve
 from services.providers.failures import classify_status, connection_failed, failure, scrub
@@ -32,8 +33,9 @@ def until_text(moment: float) -> str:
 class WebCalls:
     """Makes one call at a time to the web chat as its own client does, and classifies every refusal."""
 
-    def __init__(self, provider: Provider, http: requests.Session, settings: Settings):
+    def __init__(self, provider: Provider, http: requests.Session, settings: Settings, drift: d.Drift | None = None):
         self.provider, self.http, self.settings = provider, http, settings
+        self.drift = drift or d.Drift()   # unknown codes, content types and reply fields are counted here
         s = settings
         self._identity = {**p.client_headers(s.web_client_version, s.web_client_locale, s.web_timezone_offset,
                                              s.web_user_agent), **provider.headers, "Origin": provider.base_url}
@@ -55,7 +57,9 @@ class WebCalls:
         except requests.RequestException:
             raise connection_failed(self.provider.name, "could not reach the web chat") from None
         with response:
-            return self.reply(token, response.status_code, response.headers, response.content)
+            data = self.reply(token, response.status_code, response.headers, response.content)
+        d.check_reply(self.drift, path, data)
+        return data
 
     def reply(self, token: Token, status: int, headers, content: bytes):
         """Read a JSON reply: its biz_data, or the error its envelope, status or headers stand for."""
@@ -64,6 +68,9 @@ class WebCalls:
             # The block is this server's (its IP or region), not the account's: the account is not set aside.
             raise failure(Forbidden(f"{self.provider.name}: {blocked}; this is not the account's fault.",
                                     code="web_chat_blocked"), token_state=None, retryable=True)
+        kind = d.content_type(headers)
+        if kind and kind not in p.JSON_TYPES and kind != p.STREAM_TYPE:
+            self.drift.note(d.CONTENT_TYPE, kind, {"status": status})
         try:
             envelope = json.loads(content or b"null")
         except ValueError:
@@ -73,6 +80,9 @@ class WebCalls:
                 raise classify_status(self.provider.name, token, status, content, headers)
             raise connection_failed(self.provider.name, "the web chat sent a reply that is not JSON")
         error = p.envelope_error(envelope)
+        if error is not None and error[1] not in (p.KNOWN_CODES if error[0] == "code" else p.KNOWN_BIZ_CODES):
+            self.drift.note(d.CODE, f"{'code' if error[0] == 'code' else 'biz_code'}:{error[1]}",
+                            {"msg": error[2]})
         if error is None and status < 400:
             return p.biz_data(envelope)
         if error is None:

@@ -141,3 +141,32 @@ UNSUPPORTED_CLIENT = "unsupported_client_by_model"
 HINT_RATE_LIMIT, HINT_INPUT_TOO_LONG = "rate_limit", "input_exceeds_limit"
 # File states reported by fetch_files.
 FILE_READY, FILE_FAILED = "SUCCESS", "FAILED"
+
+# What the drift watch (drift.py) counts as known: anything else the web chat sends is a new shape.
+KNOWN_EVENTS = {None, "message", EVENT_READY, EVENT_CLOSE, EVENT_TOAST, EVENT_HINT} | SKIPPED_EVENTS
+SKIPPED_FRAGMENTS = {"REQUEST", "FILE", "TIP", "READ_LINK"}
+KNOWN_FRAGMENTS = ANSWER_FRAGMENTS | REASONING_FRAGMENTS | SEARCH_FRAGMENTS | SKIPPED_FRAGMENTS
+KNOWN_STATUSES = {"WIP", STATUS_FINISHED, STATUS_INCOMPLETE, STATUS_CONTENT_FILTER} | set(STATUS_ERRORS)
+# Paths with their indices replaced by "*" (a path holding a skipped word is known too).
+KNOWN_PATHS = {PATH_RESPONSE, PATH_STATUS, PATH_THINKING, PATH_CONTENT, PATH_FRAGMENTS, PATH_SEARCH_RESULTS,
+               "response/quasi_status", "response/fragments/*/content", "response/fragments/*/results",
+               "response/fragments/*/references", "response/fragments/*/status", "response/has_pending_fragment"}
+KNOWN_HINTS = {HINT_RATE_LIMIT, HINT_INPUT_TOO_LONG, UNSUPPORTED_CLIENT}
+KNOWN_CODES = {0, UPLOAD_RATE_LIMIT_CODE, CLIENT_TOO_OLD_CODE, INVALID_POW_CODE, 40300} | DEAD_TOKEN_CODES \
+    | OVERLOADED_CODES
+KNOWN_BIZ_CODES = {0, 2, MUTED_BIZ_CODE, 26} | set(BANNED_BIZ_CODES)
+FILE_STATUSES = {"PENDING", FILE_READY, FILE_FAILED, "CONTENT_EMPTY"}
+JSON_TYPES = ("application/json", "text/json")
+STREAM_TYPE = "text/event-stream"
+# The fields of the replies whose shape we rely on; a field not listed is new (a missing one is the
+# self-check's to report). Session create: the session itself, at the top or under `chat_session`.
+SESSION_FIELDS = {"id", "seq_id", "agent", "character", "title", "title_type", "version", "current_message_id",
+                  "inserted_at", "updated_at", "pinned", "model_type"}
+EXPECTED_FIELDS = {
+    CREATE_SESSION: SESSION_FIELDS | {"chat_session", "ttl_seconds"},
+    CREATE_POW_CHALLENGE: {"challenge"},
+    UPLOAD_FILE: {"id", "status", "file_name", "previewable", "file_size", "token_usage", "error_code",
+                  "inserted_at", "updated_at"},
+}
+CHALLENGE_FIELDS = {"algorithm", "challenge", "salt", "difficulty", "expire_at", "expire_after", "signature",
+                    "target_path"}

@@ -7,18 +7,12 @@ import re
 from dataclasses import dataclass
 
 from services.events import KEEPALIVE, Text
+from services.providers.deepseek_web import drift as d
 from services.providers.deepseek_web import protocol as p
+from services.providers.deepseek_web.notices import WebStreamError, notice, notice_text
 from services.sse import SSEEvent
 
 ANSWER, REASONING, SEARCH, OTHER = "answer", "reasoning", "search", "other"
-
-
-class WebStreamError(Exception):
-    """The stream reported an error; `kind` says which (e.g. "rate_limit", "unsupported_client", "toast")."""
-
-    def __init__(self, message: str, kind: str = "error"):
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass
@@ -50,11 +44,12 @@ def _text(value) -> str | None:
 class WebStreamParser:
     """Feed SSE events in order; get Text events. Unknown events, paths and shapes are skipped, never fatal."""
 
-    def __init__(self, resume: "WebStreamParser | None" = None) -> None:
+    def __init__(self, resume: "WebStreamParser | None" = None, drift: d.Drift | None = None) -> None:
         # `resume` is the parser of the cut answer this stream continues: the continue stream re-sends the
         # message so far, so as many characters of each kind (answer, reasoning, search) as that one received
         # are dropped before anything is emitted, unless the stream turns out to be about another message.
         skip = resume.received if resume else {}
+        self.drift = drift or (resume.drift if resume else None)  # where unknown shapes are counted
         self.message_id: int | None = None
         self.resumes = resume.message_id if resume else None
         self.status: str | None = None     # FINISHED (possibly provisional), INCOMPLETE, CONTENT_FILTER
@@ -84,6 +79,9 @@ class WebStreamParser:
         """Interpret one SSE event."""
         if sse.comment:
             return [KEEPALIVE]
+        known = sse.event in p.KNOWN_EVENTS
+        if not known:
+            self._unknown(d.EVENT, sse.event, d.parsed(sse.data))
         if sse.event in p.SKIPPED_EVENTS:
             return []
         if sse.event == p.EVENT_CLOSE:
@@ -95,13 +93,16 @@ class WebStreamParser:
         try:
             obj = json.loads(data)
         except ValueError:
+            self._unknown(d.SHAPE, "not-json", data)
             return []
         if sse.event == p.EVENT_TOAST:
-            raise _notice(obj, sse.event)
+            raise notice(obj, sse.event)
         if sse.event == p.EVENT_HINT:
             # A hint comes before or instead of an answer: it is the outcome only if no answer comes.
             if isinstance(obj, dict) and obj.get("type") == "error":
-                self.hint = _notice(obj, sse.event)
+                if obj.get("content") not in p.KNOWN_HINTS:
+                    self._unknown(d.NOTICE, f"hint:{obj.get('content')}", obj)
+                self.hint = notice(obj, sse.event)
             return []
         if not isinstance(obj, dict):
             return []
@@ -111,12 +112,21 @@ class WebStreamParser:
         if obj.get("type") == "error" and "v" not in obj:
             return self._error_frame(obj)
         if obj.get("error") or obj.get("code") not in (None, 0):
-            raise WebStreamError(_notice_text(obj))
+            if obj.get("code") not in p.KNOWN_CODES:
+                self._unknown(d.CODE, f"stream:{obj.get('code')}", obj)
+            raise WebStreamError(notice_text(obj))
         if "choices" in obj:
             return self._legacy(obj)
         if "v" in obj:
             return self._patch(obj)
+        if known:  # an unknown event's data is counted as the event
+            self._unknown(d.SHAPE, "keys:" + "+".join(sorted(map(str, obj))), obj)
         return []
+
+    def _unknown(self, kind: str, name, sample) -> None:
+        """Count a shape this parser does not know (it is skipped all the same)."""
+        if self.drift is not None:
+            self.drift.note(kind, name, sample)
 
     def _error_frame(self, obj: dict) -> list:
         """`{"type": "error", "finish_reason"}`: a continuable cut, or a refusal that is final."""
@@ -125,7 +135,9 @@ class WebStreamParser:
             self.cut_reason = reason
             self.status = self.status or p.STATUS_INCOMPLETE
             return []
-        raise _notice(obj, p.EVENT_TOAST)
+        if reason != p.UNSUPPORTED_CLIENT:
+            self._unknown(d.NOTICE, f"finish_reason:{reason}", obj)
+        raise notice(obj, p.EVENT_TOAST)
 
     # ---- legacy format: {"choices": [{"delta": {"content", "type"}, "finish_reason"}], "message_id"} ----
 
@@ -186,6 +198,8 @@ class WebStreamParser:
         """Apply one value at one path."""
         if not path:
             return []
+        if not d.known_path(path):
+            self._unknown(d.PATH, d.normalise_path(path), {"p": path, "o": op, "v": value})
         if path.endswith("quasi_status") or path == p.PATH_STATUS:
             self._status(value)
             return []
@@ -215,6 +229,8 @@ class WebStreamParser:
             if not isinstance(fragment, dict):
                 continue
             kind = str(fragment.get("type", ""))
+            if kind not in p.KNOWN_FRAGMENTS:
+                self._unknown(d.FRAGMENT, kind, fragment)
             self._fragments.append(_Fragment(_category(kind), kind))
             index = len(self._fragments) - 1
             for field in ("results", "references"):
@@ -283,6 +299,8 @@ class WebStreamParser:
                 self.status = value
         elif value in p.STATUS_ERRORS:
             raise WebStreamError(f"the web chat ended the answer with {value}", p.STATUS_ERRORS[value])
+        elif value not in p.KNOWN_STATUSES:
+            self._unknown(d.STATUS, value, value)
 
     def _note_message_id(self, value) -> None:
         if self.message_id is None and isinstance(value, int):
@@ -295,27 +313,3 @@ class WebStreamParser:
 def _is_batch(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and isinstance(i.get("p"), str)
                                                            for i in value)
-
-
-def _notice(obj, event: str | None) -> WebStreamError:
-    """The error a toast, hint or error frame stands for."""
-    content = obj.get("content") if isinstance(obj, dict) else None
-    reason = obj.get("finish_reason") if isinstance(obj, dict) else None
-    if reason == p.UNSUPPORTED_CLIENT or content == p.UNSUPPORTED_CLIENT:
-        return WebStreamError(_notice_text(obj), "unsupported_client")
-    if event == p.EVENT_HINT and content == p.HINT_RATE_LIMIT:
-        return WebStreamError("rate_limit", "rate_limit")
-    if event == p.EVENT_HINT and content == p.HINT_INPUT_TOO_LONG:
-        return WebStreamError("the prompt is longer than the web chat accepts", "input_too_long")
-    return WebStreamError(_notice_text(obj), "toast")
-
-
-def _notice_text(obj) -> str:
-    """The human text of a toast or error object."""
-    if isinstance(obj, dict):
-        for key in ("content", "msg", "message", "biz_msg"):
-            if isinstance(obj.get(key), str) and obj[key]:
-                return obj[key][:300]
-        if isinstance(obj.get("error"), (dict, str)):
-            return _notice_text(obj["error"]) if isinstance(obj["error"], dict) else obj["error"][:300]
-    return "the web chat reported an error"
