@@ -45,11 +45,12 @@ async function* sseEvents(response) {
   }
 }
 
-// Render the answer at most once a frame: a long answer arrives in hundreds of small deltas.
+// Render the answer at most once a frame, its finished blocks once: a long answer arrives in many deltas.
 function answerPainter(answer) {
   let text = "";
   let pending = false;
-  const paint = () => { pending = false; markdown.render(answer, text); };
+  const render = markdown.painter(answer);
+  const paint = () => { pending = false; render(text); };
   return {
     set(value) {
       text = value;

@@ -203,8 +203,16 @@ const markdown = (() => {
         const indent = match[1].length;
         const list = el(ordered ? "ol" : "ul", [], ordered && parseInt(match[2], 10) !== 1
           ? { start: String(parseInt(match[2], 10)) } : {});
-        while (i < all.length && (match = ITEM.exec(all[i])) && match[1].length === indent
-               && /\d/.test(match[2]) === ordered) {
+        // The next item of this list, past blank lines (a loose list), or -1 where the list ends.
+        const nextItem = () => {
+          let j = i;
+          while (j < all.length && !all[j].trim()) j++;
+          const next = ITEM.exec(all[j] || "");
+          return next && next[1].length === indent && /\d/.test(next[2]) === ordered ? j : -1;
+        };
+        for (let j = i; j >= 0; j = nextItem()) {
+          i = j;
+          match = ITEM.exec(all[i]);
           const item = [match[3] || ""];
           const inner = indent + match[2].length + 1;
           // An item runs on over its indented lines (nested lists, code) and lazy continuation lines.
@@ -248,10 +256,47 @@ const markdown = (() => {
     return out;
   }
 
+  // Where the finished blocks of a growing text end (at or after `from`, itself such a point): after a blank
+  // line outside a code fence whose next line cannot continue a list, so what follows never changes them.
+  function settled(text, from) {
+    let end = from;
+    let fence = null;
+    let blank = false;
+    for (let start = from, stop; (stop = text.indexOf("\n", start)) >= 0; start = stop + 1) {
+      const line = text.slice(start, stop);
+      if (fence) {
+        const close = /^ {0,3}(`{3,}|~{3,})\s*$/.exec(line);
+        if (close && close[1][0] === fence[0] && close[1].length >= fence.length) fence = null;
+        blank = false;
+        continue;
+      }
+      if (blank && line.trim() && !/^[\s\d*+-]/.test(line)) end = start;
+      blank = !line.trim();
+      const open = FENCE.exec(line);
+      if (open) fence = open[1];
+    }
+    return end;
+  }
+
   return {
     // Render `text` into `target`, replacing what it held.
     render(target, text) {
       target.replaceChildren(...blocks(text));
+    },
+    // Render a text that grows (a streamed answer): blocks that are finished are built once, not every time.
+    painter(target) {
+      let done = 0;
+      let kept = 0;
+      return (text) => {
+        while (target.childNodes.length > kept) target.lastChild.remove();
+        const end = settled(text, done);
+        if (end > done) {
+          target.append(...blocks(text.slice(done, end)));
+          done = end;
+          kept = target.childNodes.length;
+        }
+        target.append(...blocks(text.slice(done)));
+      };
     },
   };
 })();

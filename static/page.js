@@ -165,6 +165,7 @@ async function showPool() {
     return tr;
   });
   table.tBodies[0].replaceChildren(...rows);
+  table.classList.toggle("no-details", rows.every((tr) => !tr.lastChild.textContent));
   table.hidden = rows.length === 0;
   status.textContent = rows.length ? `${rows.length} token(s).` : "No tokens to show.";
 }
@@ -204,7 +205,11 @@ async function checkToken(event) {
   result.textContent = "Checking...";
   const response = await fetch("/token/check", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
-  if (!response.ok) { result.textContent = await errorText(response); result.dataset.tone = "bad"; return; }
+  if (!response.ok) {
+    result.textContent = await errorText(response);
+    result.dataset.tone = response.status === 429 ? "rest" : "bad";  // rate-limited: resting, not dead
+    return;
+  }
   const report = await response.json();
   const checked = report.state || (report.live ? "ok" : "dead");
   let text = checkText(report, checked);

@@ -111,6 +111,7 @@ def test_the_page_checks_a_token_and_streams_a_chat_answer(page, gateway, fake, 
     expect(page.locator("#pool-table tbody tr")).to_have_count(1)
     expect(page.locator("#pool-table tbody tr td").nth(1)).to_have_text("deepseek")
     expect(page.locator("#pool-table tbody tr td").nth(2)).to_have_text("ok")
+    expect(page.locator("#pool-table th").nth(6)).to_be_hidden()  # no row has details to show
     reasoning.locator("summary").click()
     page.screenshot(path=str(shots / "page.png"), full_page=True)
     assert "sk-page" not in page.locator("body").inner_text()
@@ -310,7 +311,8 @@ def test_an_answer_is_rendered_as_markdown_and_never_runs_as_html(page, gateway,
     expect(links).to_have_attribute("href", "https://example.com/a?b=1")
     expect(links).to_have_attribute("rel", "noopener noreferrer")
     expect(answer).to_contain_text("bad one")
-    expect(answer).to_contain_text("<img src=x onerror=alert(document.domain)> and <script>alert(2)</script> stay text.")
+    expect(answer).to_contain_text(
+        "<img src=x onerror=alert(document.domain)> and <script>alert(2)</script> stay text.")
     expect(answer.locator("img, script, b")).to_have_count(0)
     page.screenshot(path=str(shots / "markdown.png"), full_page=True)
     assert dialogs == []
@@ -342,6 +344,28 @@ def test_the_pool_view_shows_fields_it_does_not_know_yet(page, gateway):
     when = page.evaluate(f"new Date({resting} * 1000).toLocaleString()")
     expect(row.locator("td").nth(4)).to_have_text(when)
     expect(row.locator("td").nth(6)).to_have_text(f'budget 3; next start {when}; pacing {{"per_hour":20}}')
+    expect(page.locator("#pool-table th").nth(6)).to_be_visible()
+
+
+def test_a_check_answer_the_page_does_not_know_is_never_green(page, gateway):
+    later = int(time.time()) + 900
+    answers = iter([(200, {"live": True, "provider": "deepseek-web", "state": "rate_limited", "until": later}),
+                    (429, {"error": {"message": "deepseek: rate limited; retry in 30 s", "code": "rate_limited"}})])
+
+    def answer(route):
+        status, body = next(answers)
+        route.fulfill(status=status, json=body)
+    page.route("**/token/check", answer)
+    page.goto(gateway.url + "/")
+    result = page.locator("#check-result")
+    page.fill("#check-token", "page-resting")
+    page.click("#check-button")
+    when = page.evaluate(f"new Date({later} * 1000).toLocaleString()")
+    expect(result).to_have_text(f"Live but rate_limited, provider deepseek-web, until {when}. Now in Your key.")
+    expect(result).to_have_attribute("data-tone", "rest")
+    page.click("#check-button")
+    expect(result).to_have_text("deepseek: rate limited; retry in 30 s")
+    expect(result).to_have_attribute("data-tone", "rest")
 
 
 # Markdown in, the rendered HTML out: what the renderer makes of ordinary and of hostile answers.
@@ -351,6 +375,8 @@ RENDERED = [
     ("> quoted **bold**", "<blockquote><p>quoted <strong>bold</strong></p></blockquote>"),
     ("- a\n  - b\n- c", "<ul><li>a<ul><li>b</li></ul></li><li>c</li></ul>"),
     ("3. three\n4. four", '<ol start="3"><li>three</li><li>four</li></ol>'),
+    ("1. loose\n\n2. list\n\n   more of two\n\n- other kind", "<ol><li>loose</li><li>list<p>more of two</p></li></ol>"
+     "<ul><li>other kind</li></ul>"),
     ("| a | b |\n|:--|--:|\n| 1 | `2` |", '<table><thead><tr><th class="align-left">a</th><th class="align-right">b'
      '</th></tr></thead><tbody><tr><td class="align-left">1</td><td class="align-right"><code>2</code></td></tr>'
      "</tbody></table>"),
@@ -378,6 +404,15 @@ def test_the_markdown_renderer_builds_only_safe_elements(page, gateway):
     render = "text => { const d = document.createElement('div'); markdown.render(d, text); return d.innerHTML; }"
     for source, html in RENDERED:
         assert page.evaluate(render, source) == html, source
+    # A streamed answer, painted piece by piece with its finished blocks kept, ends as the whole text renders.
+    streamed = """text => { const whole = document.createElement('div'); markdown.render(whole, text);
+        const growing = document.createElement('div'); const paint = markdown.painter(growing);
+        for (let n = 1; n <= text.length; n++) paint(text.slice(0, n));
+        paint(text); return growing.innerHTML === whole.innerHTML; }"""
+    document = "\n\n".join(source for source, _ in RENDERED if not source.startswith("~~~"))  # (unclosed fence)
+    document += "\n\n- a\n\n  still a\n\n- b\n\n1. c\n\n2. d\n\n```\n\n\nx\n```\nend"
+    assert page.evaluate(streamed, document)
+    assert page.evaluate(streamed, "".join(MARKDOWN_ANSWER))
     # Pathological input stays linear enough to finish: a thousand unclosed brackets and stars per line.
     hostile = ("[" * 5000 + "*a" * 5000 + "`" + "_x" * 5000 + "\n") * 20
     assert page.evaluate(render, hostile).startswith("<p>[[[")
