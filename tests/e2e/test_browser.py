@@ -76,16 +76,16 @@ def test_the_page_checks_a_token_and_streams_a_chat_answer(page, gateway, fake, 
     expect(page.locator("#snippet-python")).to_contain_text(f'base_url="{gateway.url}/v1"')
     expect(page.locator("#server-mode")).to_contain_text("Zero configuration")
 
+    page.fill("#check-token", "sk-page-dead")
+    page.click("#check-button")
+    expect(page.locator("#check-result")).to_have_text("Not live, provider deepseek.")
+    expect(page.locator("#check-result")).to_have_attribute("data-tone", "bad")
+    expect(page.locator("#key")).to_have_value("")  # a dead token does not join Your key
     page.fill("#check-token", "sk-page-live-secret")
     page.click("#check-button")
     expect(page.locator("#check-result")).to_have_text("Live, provider deepseek. Now in Your key.")
     expect(page.locator("#check-result")).to_have_attribute("data-tone", "ok")
     expect(page.locator("#key")).to_have_value("sk-page-live-secret")  # checked once, not typed again
-    page.fill("#check-token", "sk-page-dead")
-    page.click("#check-button")
-    expect(page.locator("#check-result")).to_have_text("Not live, provider deepseek.")
-    expect(page.locator("#check-result")).to_have_attribute("data-tone", "bad")
-    expect(page.locator("#key")).to_have_value("sk-page-live-secret")  # a dead token does not join it
 
     page.fill("#key", key)
     expect(page.locator("#model option[value='deepseek-reasoner']")).to_have_count(1)
@@ -252,7 +252,7 @@ def test_without_a_key_the_chat_asks_for_your_key(page, gateway, fake):
     assert len(fake.requests) == asked
 
 
-def test_a_muted_account_is_shown_resting_until_its_mute_ends(page, gateway, web):
+def test_a_muted_account_is_shown_resting_until_its_mute_ends(page, gateway, web, shots):
     until = int(time.time()) + 3 * 3600
     ends = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until))
     web.account("page-muted", state="muted", mute_until=until)
@@ -282,6 +282,7 @@ def test_a_muted_account_is_shown_resting_until_its_mute_ends(page, gateway, web
     expect(row).to_have_class("tone-rest")
     assert row.locator("td").nth(4).inner_text() == page.evaluate(f"new Date({until} * 1000).toLocaleString()")
     assert row.evaluate("e => getComputedStyle(e.cells[2]).color") == "rgb(138, 90, 0)"
+    page.screenshot(path=str(shots / "muted.png"), full_page=True)
 
 
 MARKDOWN_ANSWER = [
