@@ -79,7 +79,7 @@ async function sendChat(event) {
   const text = input.value.trim();
   if (!text || chat.controller) return;
   if (!keyValue()) {
-    chatNotice(`Fill in "Your key" above first (${keyKind()}), then send again.`);
+    chatNotice(fillInYourKey());
     $("key").focus();
     return;
   }

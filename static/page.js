@@ -16,6 +16,11 @@ function keyKind() {
   return state.serverTokens ? "one of this server's API keys" : "your token(s), comma separated";
 }
 
+// What the page says where the API would say "send Authorization: Bearer ...".
+function fillInYourKey() {
+  return `Fill in "Your key" above first (${keyKind()}), then try again.`;
+}
+
 function authHeaders() {
   const key = keyValue();
   return key ? { Authorization: "Bearer " + key } : {};
@@ -145,6 +150,12 @@ const POOL_FIELDS = ["token", "provider", "state", "in_flight", "limit", "until"
 async function showPool() {
   const status = $("pool-status");
   const table = $("pool-table");
+  if (!keyValue()) {
+    table.hidden = true;
+    status.textContent = fillInYourKey();
+    $("key").focus();
+    return;
+  }
   status.textContent = "Loading...";
   const response = await fetch("/pool", { headers: authHeaders() });
   if (!response.ok) {
@@ -201,7 +212,10 @@ async function checkToken(event) {
   const typed = $("check-token").value.trim();
   const token = typed || (state.serverTokens ? "" : keyValue());
   result.dataset.tone = "";
-  if (!token) { result.textContent = "Paste a token first (or fill in Your key)."; return; }
+  if (!token) {
+    result.textContent = state.serverTokens ? "Paste a token first." : "Paste a token first, or fill in Your key.";
+    return;
+  }
   result.textContent = "Checking...";
   const response = await fetch("/token/check", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });

@@ -126,7 +126,8 @@ def test_the_pool_of_server_held_tokens_needs_an_api_key_on_the_page(browser, st
         page.goto(gateway.url + "/")
         expect(page.locator("#server-mode")).to_contain_text("holds its own tokens")
         page.click("#pool-button")
-        expect(page.locator("#pool-status")).to_contain_text("No credentials")
+        expect(page.locator("#pool-status")).to_have_text(
+            'Fill in "Your key" above first (one of this server\'s API keys), then try again.')
         expect(page.locator("#pool-table")).to_be_hidden()
         page.fill("#key", "page-key")
         # deepseek's own model id goes only to deepseek tokens: the dead one, deterministically.
@@ -237,18 +238,21 @@ def test_a_failed_prompt_is_not_sent_again_with_the_next_one(page, gateway, fake
         "deepseek: scripted refusal Not kept in the conversation; the prompt is back in the box to send again.")
 
 
-def test_without_a_key_the_chat_asks_for_your_key(page, gateway, fake):
+def test_without_a_key_the_chat_and_the_pool_ask_for_your_key(page, gateway, fake):
     page.goto(gateway.url + "/")
     expect(page.locator("#server-mode")).to_contain_text("Zero configuration")
     asked = len(fake.requests)
     page.fill("#chat-input", "hello")
     page.click("#send")
     status = page.locator("#chat-status")
-    expect(status).to_have_text('Fill in "Your key" above first (your token(s), comma separated), then send again.')
+    expect(status).to_have_text('Fill in "Your key" above first (your token(s), comma separated), then try again.')
     assert "Bearer" not in page.locator("#chat").inner_text()
     expect(page.locator("#key")).to_be_focused()
     expect(page.locator("#chat-input")).to_have_value("hello")
     expect(page.locator(".message")).to_have_count(0)
+    page.click("#pool-button")
+    expect(page.locator("#pool-status")).to_have_text(status.inner_text())
+    assert "Bearer" not in page.locator("main").inner_text()
     assert len(fake.requests) == asked
 
 
