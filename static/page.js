@@ -191,7 +191,10 @@ function checkText(report, state) {
   const extras = extrasText(report, CHECK_FIELDS);
   if (extras) parts.push(extras);
   let text = parts.join(", ") + ".";
-  if (state === "muted") text += " The token is valid, but DeepSeek lets the account chat again only then.";
+  if (state === "muted") {
+    text += report.muted_until ? " The token is valid, but DeepSeek lets the account chat again only then."
+      : " The token is valid, but DeepSeek does not let the account chat for now.";
+  }
   if (report.detail) text += " " + report.detail;
   return text;
 }
@@ -212,6 +215,7 @@ async function checkToken(event) {
   const typed = $("check-token").value.trim();
   const token = typed || (state.serverTokens ? "" : keyValue());
   result.dataset.tone = "";
+  result.dataset.state = "";
   if (!token) {
     result.textContent = state.serverTokens ? "Paste a token first." : "Paste a token first, or fill in Your key.";
     return;
