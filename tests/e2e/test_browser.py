@@ -38,6 +38,10 @@ if _missing():
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+# An upper bound for each wait on the page, not a margin: a passing check returns as soon as it holds, and a
+# loaded 2-core CI machine can take seconds to answer through gunicorn.
+expect.set_options(timeout=20_000)
+
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
