@@ -5,10 +5,20 @@
 const origin = window.location.origin;
 const base = origin + "/v1";
 const $ = (id) => document.getElementById(id);
-const state = { history: [], controller: null, serverTokens: false };
+const state = { serverTokens: false };
 
 function keyValue() {
   return $("key").value.trim();
+}
+
+// What "Your key" holds on this server: the person's own tokens, or one of the server's API keys.
+function keyKind() {
+  return state.serverTokens ? "one of this server's API keys" : "your token(s), comma separated";
+}
+
+// What the page says where the API would say "send Authorization: Bearer ...".
+function fillInYourKey() {
+  return `Fill in "Your key" above first (${keyKind()}), then try again.`;
 }
 
 function authHeaders() {
@@ -93,7 +103,7 @@ async function loadServerMode() {
   } catch (_) {
     return;
   }
-  const kind = state.serverTokens ? "one of this server's API keys" : "your token(s), comma separated";
+  const kind = keyKind();
   document.querySelectorAll(".key-kind").forEach((span) => { span.textContent = kind; });
   $("server-mode").textContent = state.serverTokens
     ? "This gateway holds its own tokens: clients send one of its API keys."
@@ -111,13 +121,41 @@ async function loadModels() {
   } catch (_) { /* keep the default model */ }
 }
 
-function untilText(seconds) {
-  return seconds ? new Date(seconds * 1000).toLocaleString() : "";
+function timeText(seconds) {
+  return new Date(seconds * 1000).toLocaleString();
 }
+
+// Only an account that can answer now is green; a resting one (muted, cooling down) amber; a dead one red.
+function tone(state) {
+  if (!state || state === "ok") return "ok";
+  return ["dead", "banned"].includes(state) ? "bad" : "rest";
+}
+
+// A field the page does not know yet (the pool and the check grow), shown as "name value": numbers in the
+// range of unix times read as times, since that is what this API's numeric time fields are.
+function extraText(name, value) {
+  if (value === null || value === undefined || value === "" || value === false) return "";
+  const shown = typeof value === "number" && value > 1e9 && value < 1e11 ? timeText(value)
+    : typeof value === "object" ? JSON.stringify(value) : String(value);
+  return `${name.replace(/_/g, " ")} ${shown}`;
+}
+
+function extrasText(record, known) {
+  return Object.entries(record).filter(([name]) => !known.includes(name))
+    .map(([name, value]) => extraText(name, value)).filter(Boolean).join("; ");
+}
+
+const POOL_FIELDS = ["token", "provider", "state", "in_flight", "limit", "until", "last_status", "last_error"];
 
 async function showPool() {
   const status = $("pool-status");
   const table = $("pool-table");
+  if (!keyValue()) {
+    table.hidden = true;
+    status.textContent = fillInYourKey();
+    $("key").focus();
+    return;
+  }
   status.textContent = "Loading...";
   const response = await fetch("/pool", { headers: authHeaders() });
   if (!response.ok) {
@@ -129,121 +167,74 @@ async function showPool() {
   const rows = body.tokens.map((t) => {
     const tr = document.createElement("tr");
     const cells = [t.token, t.provider, t.state, t.limit ? `${t.in_flight} / ${t.limit}` : String(t.in_flight),
-      untilText(t.until), [t.last_error, t.last_status && "HTTP " + t.last_status].filter(Boolean).join(", ")];
+      t.until ? timeText(t.until) : "",
+      [t.last_error, t.last_status && "HTTP " + t.last_status].filter(Boolean).join(", "),
+      extrasText(t, POOL_FIELDS)];
     cells.forEach((text) => { const td = document.createElement("td"); td.textContent = text; tr.append(td); });
     tr.dataset.state = t.state;
+    tr.className = "tone-" + tone(t.state);
     return tr;
   });
   table.tBodies[0].replaceChildren(...rows);
+  table.classList.toggle("no-details", rows.every((tr) => !tr.lastChild.textContent));
   table.hidden = rows.length === 0;
   status.textContent = rows.length ? `${rows.length} token(s).` : "No tokens to show.";
+}
+
+const CHECK_FIELDS = ["live", "provider", "state", "muted_until", "detail"];
+
+// One sentence for a check's report: its state first (and until when it rests), then the provider.
+function checkText(report, state) {
+  const label = { ok: "Live", muted: "Muted", banned: "Banned", dead: "Not live" }[state]
+    || (report.live ? `Live but ${state}` : `Not live (${state})`);
+  const parts = [report.muted_until ? `${label} until ${report.muted_until}` : label, `provider ${report.provider}`];
+  const extras = extrasText(report, CHECK_FIELDS);
+  if (extras) parts.push(extras);
+  let text = parts.join(", ") + ".";
+  if (state === "muted") {
+    text += report.muted_until ? " The token is valid, but DeepSeek lets the account chat again only then."
+      : " The token is valid, but DeepSeek does not let the account chat for now.";
+  }
+  if (report.detail) text += " " + report.detail;
+  return text;
+}
+
+// A live token checked here joins "Your key" (on a server where each person brings their own tokens), so
+// nobody types it twice; with an empty field, the check asks about the token in "Your key".
+function adoptToken(token) {
+  const key = $("key");
+  const held = key.value.split(",").map((t) => t.trim()).filter(Boolean);
+  if (held.includes(token)) return "";
+  key.value = [...held, token].join(",");
+  return held.length ? " Added to Your key." : " Now in Your key.";
 }
 
 async function checkToken(event) {
   event.preventDefault();
   const result = $("check-result");
-  const token = $("check-token").value.trim();
-  if (!token) { result.textContent = "Paste a token first."; return; }
+  const typed = $("check-token").value.trim();
+  const token = typed || (state.serverTokens ? "" : keyValue());
+  result.dataset.tone = "";
+  result.dataset.state = "";
+  if (!token) {
+    result.textContent = state.serverTokens ? "Paste a token first." : "Paste a token first, or fill in Your key.";
+    return;
+  }
   result.textContent = "Checking...";
-  result.dataset.live = "";
   const response = await fetch("/token/check", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
-  if (!response.ok) { result.textContent = await errorText(response); return; }
+  if (!response.ok) {
+    result.textContent = await errorText(response);
+    result.dataset.tone = response.status === 429 ? "rest" : "bad";  // rate-limited: resting, not dead
+    return;
+  }
   const report = await response.json();
-  const parts = [report.live ? "Live" : "Not live", `provider ${report.provider}`];
-  if (report.state) parts.push(`state ${report.state}`);
-  if (report.muted_until) parts.push(`muted until ${report.muted_until}`);
-  result.textContent = parts.join(", ") + ".";
-  result.dataset.live = String(report.live);
-}
-
-function addMessage(role, text) {
-  const div = document.createElement("div");
-  div.className = "message " + role;
-  if (role === "assistant") {
-    const details = document.createElement("details");
-    details.className = "reasoning";
-    details.hidden = true;
-    const summary = document.createElement("summary");
-    summary.textContent = "Reasoning";
-    details.append(summary, document.createElement("pre"));
-    const answer = document.createElement("div");
-    answer.className = "answer";
-    div.append(details, answer);
-  } else {
-    div.textContent = text;
-  }
-  $("messages").append(div);
-  return div;
-}
-
-// Read an SSE body: split on newlines ourselves, one JSON object per `data:` line, comments skipped.
-async function* sseEvents(response) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    const lines = buffer.split("\n");
-    buffer = lines.pop();
-    for (const raw of lines) {
-      const line = raw.replace(/\r$/, "");
-      if (!line.startsWith("data:")) continue;
-      const data = line.slice(5).trim();
-      if (data === "[DONE]") return;
-      yield JSON.parse(data);
-    }
-  }
-}
-
-async function sendChat(event) {
-  event.preventDefault();
-  const input = $("chat-input");
-  const text = input.value.trim();
-  if (!text || state.controller) return;
-  input.value = "";
-  state.history.push({ role: "user", content: text });
-  addMessage("user", text);
-  const box = addMessage("assistant");
-  const reasoning = box.querySelector(".reasoning");
-  const answer = box.querySelector(".answer");
-  state.controller = new AbortController();
-  $("send").disabled = true;
-  $("stop").disabled = false;
-  let content = "";
-  try {
-    const response = await fetch("/v1/chat/completions", {
-      method: "POST", signal: state.controller.signal,
-      headers: { "Content-Type": "application/json", ...authHeaders() },
-      body: JSON.stringify({ model: $("model").value, stream: true, messages: state.history }) });
-    if (!response.ok) throw new Error(await errorText(response));
-    for await (const chunk of sseEvents(response)) {
-      if (chunk.error) throw new Error(chunk.error.message);
-      const delta = (chunk.choices && chunk.choices[0] && chunk.choices[0].delta) || {};
-      if (delta.reasoning_content) {
-        reasoning.hidden = false;
-        reasoning.querySelector("pre").textContent += delta.reasoning_content;
-      }
-      if (delta.content) {
-        content += delta.content;
-        answer.textContent = content;
-      }
-    }
-    box.dataset.done = "true";
-  } catch (error) {
-    const note = document.createElement("p");
-    note.className = "error";
-    note.textContent = error.name === "AbortError" ? "Stopped." : error.message;
-    box.append(note);
-    box.dataset.done = "error";
-  } finally {
-    if (content) state.history.push({ role: "assistant", content });
-    state.controller = null;
-    $("send").disabled = false;
-    $("stop").disabled = true;
-  }
+  const checked = report.state || (report.live ? "ok" : "dead");
+  let text = checkText(report, checked);
+  if (typed && report.live && !state.serverTokens) text += adoptToken(typed);
+  result.textContent = text;
+  result.dataset.state = checked;
+  result.dataset.tone = tone(checked);
 }
 
 function init() {
@@ -257,12 +248,7 @@ function init() {
     copyText(document.querySelector("[data-snippet]:not([hidden]) code")));
   $("pool-button").addEventListener("click", () => showPool().catch((e) => { $("pool-status").textContent = e.message; }));
   $("check-form").addEventListener("submit", (e) => checkToken(e).catch((err) => { $("check-result").textContent = err.message; }));
-  $("chat-form").addEventListener("submit", sendChat);
-  $("chat-input").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("chat-form").requestSubmit(); }
-  });
-  $("stop").addEventListener("click", () => state.controller && state.controller.abort());
-  $("clear").addEventListener("click", () => { state.history = []; $("messages").replaceChildren(); });
+  initChat();
   loadServerMode();
   loadModels();
 }

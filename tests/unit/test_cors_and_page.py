@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,29 @@ def test_the_pool_view_names_the_last_error_class():
     [row] = pool.view([token])
     assert (row["state"], row["last_error"], row["last_status"], row["limit"]) == ("cooldown", "RateLimited", 429, 1)
     assert time.time() + 25 < row["until"] < time.time() + 35
+
+
+STATIC = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "static").iterdir())
+
+
+@pytest.mark.parametrize("path", ["/", "/static/index.html", "/static/%69ndex.html",
+                                  "/static/index.html?v=1"] + [f"/static/{name}" for name in STATIC])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_every_way_to_reach_the_page_carries_its_headers(client, path, method):
+    with client.get("/") as page:
+        policy = page.headers["Content-Security-Policy"]
+    with client.open(path, method=method) as response:
+        assert response.status_code == 200, path
+        assert response.headers["Content-Security-Policy"] == policy
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_page_is_not_served_under_other_names_without_its_headers(client):
+    for path in ("/index.html", "/static/", "/static//index.html", "/static/nothing.html", "//static/index.html"):
+        with client.get(path) as response:
+            if response.status_code in (301, 308):  # to the one name of the file, which carries the headers
+                assert response.headers["Location"].endswith("/static/index.html"), path
+            else:
+                assert response.status_code == 404 or response.headers.get("Content-Security-Policy"), path
