@@ -44,6 +44,16 @@ class Settings:
     web_account_concurrency: int = 1
     web_delete_sessions: bool = True
     web_session_idle_seconds: float = 1800.0
+    # deepseek-web account care (README "Account care"): a person's pace per account, smaller for a while
+    # after a mute or ban; one long-lived session per account instead of one per request; deletions paced.
+    web_min_gap_seconds: float = 6.0
+    web_gap_jitter_seconds: float = 6.0
+    web_hourly_budget: int = 30
+    web_daily_budget: int = 200
+    web_penalty_factor: float = 0.5
+    web_penalty_days: float = 7.0
+    web_reuse_session: bool = False
+    web_delete_gap_seconds: float = 3.0
     # deepseek-web: the client identity and the completion's fixed fields. The web chat refuses or degrades
     # old clients, so a new client release is a change here, not a new gateway release.
     web_client_version: str = "2.5.0"
@@ -67,6 +77,8 @@ class Settings:
     # OpenAI Responses: how long and how many stored responses `previous_response_id` can continue.
     response_store_seconds: float = 3600.0
     response_store_max: int = 1000
+    # /metrics: per-account gauges labelled by short hash (off: only totals per provider).
+    metrics_token_labels: bool = False
 
     @property
     def upstream_timeout(self) -> tuple[float, float]:
@@ -119,6 +131,13 @@ class Settings:
                               "FREESEEK_WEB_MAX_FILE_BYTES >= 1")
         if self.response_store_seconds <= 0 or self.response_store_max < 1:
             raise ConfigError("FREESEEK_RESPONSE_STORE_SECONDS must be positive, FREESEEK_RESPONSE_STORE_MAX >= 1")
+        if min(self.web_min_gap_seconds, self.web_gap_jitter_seconds, self.web_hourly_budget,
+               self.web_daily_budget, self.web_penalty_days, self.web_delete_gap_seconds) < 0:
+            raise ConfigError("FREESEEK_WEB_MIN_GAP_SECONDS, FREESEEK_WEB_GAP_JITTER_SECONDS, "
+                              "FREESEEK_WEB_HOURLY_BUDGET, FREESEEK_WEB_DAILY_BUDGET, FREESEEK_WEB_PENALTY_DAYS and "
+                              "FREESEEK_WEB_DELETE_GAP_SECONDS must be >= 0 (0 turns a limit off)")
+        if not 0 < self.web_penalty_factor <= 1:
+            raise ConfigError("FREESEEK_WEB_PENALTY_FACTOR must be above 0 and at most 1")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
 

@@ -25,6 +25,7 @@ class SharedLease(Lease):
         """Give the slot back to every process's queue."""
         if not self._released:
             self._released = True
+            self.pool._answer_ended(self.token)  # before the slot is free: the next holder sees the gap
             self.pool.leases.release(self.lease_id)
 
 
@@ -57,8 +58,11 @@ class SharedTokenPool(TokenPool):
                 if usable:
                     got = self.leases.try_acquire([t.ref for t in usable],
                                                   [self._limit_for(t) or 0 for t in usable], waiter, ticket)
-                    if got is not None:
+                    if got is not None and self._admit(usable[got[0]]):
                         return SharedLease(self, usable[got[0]], got[1])
+                    if got is not None:
+                        self.leases.release(got[1])  # paced: it now rests like a cooldown, and is asked again
+                        continue
                     asked = sorted(set(asked) | set(usable), key=tokens.index)  # queued on these
                 if self._clock() >= deadline or (cancelled is not None and cancelled.is_set()):
                     self._refuse_if_none_ready_by(tokens, self._clock())

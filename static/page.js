@@ -115,6 +115,19 @@ function untilText(seconds) {
   return seconds ? new Date(seconds * 1000).toLocaleString() : "";
 }
 
+// A web account's pace: budget left this hour and day, next allowed start, last mute and ban.
+function careText(care) {
+  if (!care) return "";
+  const left = (n, of, window, name) => (of ? `${n} of ${of} left this ${window}` : `no ${name} budget`);
+  const parts = [left(care.hour_left, care.hourly_budget, "hour", "hourly"),
+    left(care.day_left, care.daily_budget, "day", "daily")];
+  parts.push(care.next_start ? `next start ${untilText(care.next_start)}` : "may start now");
+  if (care.reduced_until) parts.push(`budgets reduced until ${untilText(care.reduced_until)}`);
+  if (care.last_mute) parts.push(`last mute ${untilText(care.last_mute.at)}` + (care.last_mute.until ? ` until ${untilText(care.last_mute.until)}` : ""));
+  if (care.last_ban) parts.push(`last ban ${untilText(care.last_ban.at)}`);
+  return parts.join("; ");
+}
+
 async function showPool() {
   const status = $("pool-status");
   const table = $("pool-table");
@@ -129,7 +142,8 @@ async function showPool() {
   const rows = body.tokens.map((t) => {
     const tr = document.createElement("tr");
     const cells = [t.token, t.provider, t.state, t.limit ? `${t.in_flight} / ${t.limit}` : String(t.in_flight),
-      untilText(t.until), [t.last_error, t.last_status && "HTTP " + t.last_status].filter(Boolean).join(", ")];
+      untilText(t.until), [t.last_error, t.last_status && "HTTP " + t.last_status].filter(Boolean).join(", "),
+      careText(t.care)];
     cells.forEach((text) => { const td = document.createElement("td"); td.textContent = text; tr.append(td); });
     tr.dataset.state = t.state;
     return tr;
