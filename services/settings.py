@@ -66,7 +66,7 @@ class Settings:
     web_completion_fields: str = '{"action": null, "preempt": false, "source": "input"}'
     # deepseek-web: continuing answers the service cut (INCOMPLETE), and files sent with a request.
     web_continue_rounds: int = 3
-    web_continue_pause: float = 1.0
+    web_continue_pause: float = 3.0    # the web client's own auto_resume_ms
     web_max_files: int = 10
     web_max_file_bytes: int = 10 * 1024 * 1024
     web_fetch_timeout: float = 10.0

@@ -58,11 +58,10 @@ class SharedTokenPool(TokenPool):
                 if usable:
                     got = self.leases.try_acquire([t.ref for t in usable],
                                                   [self._limit_for(t) or 0 for t in usable], waiter, ticket)
-                    if got is not None and self._admit(usable[got[0]]):
-                        return SharedLease(self, usable[got[0]], got[1])
                     if got is not None:
-                        self.leases.release(got[1])  # paced: it now rests like a cooldown, and is asked again
-                        continue
+                        lease = self._paced(usable[got[0]], got[1])
+                        if lease is not None:
+                            return lease  # else held back by its pace: it now rests like a cooldown
                     asked = sorted(set(asked) | set(usable), key=tokens.index)  # queued on these
                 if self._clock() >= deadline or (cancelled is not None and cancelled.is_set()):
                     self._refuse_if_none_ready_by(tokens, self._clock())
@@ -79,6 +78,15 @@ class SharedTokenPool(TokenPool):
             if asked:
                 self.leases.leave_queue([t.ref for t in asked], waiter)
 
+    def _paced(self, token: Token, lease_id: str) -> SharedLease | None:
+        """The won slot as a lease when the account's pace lets an answer start now; else the slot goes back."""
+        admitted = False
+        try:
+            admitted = self._admit(token)
+        finally:
+            if not admitted:
+                self.leases.release(lease_id)
+        return SharedLease(self, token, lease_id) if admitted else None
 
     def in_flight(self, token: Token) -> int:
         """Requests using the token right now, in every process."""

@@ -42,6 +42,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         # Every answer streamed (completions and continues): token, start and end on `clock`.
         self.answers: list[dict] = []
         self.clock = time.monotonic
+        self.deletion_times: list[float] = []          # when each deletion arrived, on `clock`
         self.violations: list[str] = []                # broken rules: identity, PoW, bodies, concurrency, files
         self.disconnected = threading.Event()          # a client left a stream early
         self.deleted = threading.Event()
@@ -273,6 +274,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         return w.ok(None)
 
     def _delete(self, body: dict) -> Response:
+        self.deletion_times.append(self.clock())
         self.deletions.append(body.get("chat_session_id"))
         self.deleted.set()
         return w.ok(None)

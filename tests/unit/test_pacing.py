@@ -9,6 +9,7 @@ import pytest
 
 from app import create_app
 from tests.conftest import FAST_ENV, provider_overrides
+from tests.fakes.faulty_upstream import wait_until
 
 HI = [{"role": "user", "content": "hi there"}]
 PACE = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0.1", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0.05",
@@ -204,3 +205,21 @@ def test_without_reuse_mode_each_one_shot_request_gets_its_session(fake, web):
 def test_nothing_is_sent_to_the_web_chat_at_start_up(fake, web):
     build(fake, web, FREESEEK_TOKENS="boot-tok", FREESEEK_API_KEYS="k")
     assert web.requests == []
+
+
+def test_idle_sessions_are_deleted_one_at_a_time_with_a_gap(fake, web):
+    client = build(fake, web, FREESEEK_WEB_SESSION_IDLE_SECONDS="0.05", FREESEEK_WEB_DELETE_GAP_SECONDS="0.3",
+                   FREESEEK_WEB_MIN_GAP_SECONDS="0", FREESEEK_WEB_GAP_JITTER_SECONDS="0").test_client()
+    for content in ("one", "two", "three"):
+        assert chat(client, "tidy-tok", content).status_code == 200
+    assert wait_until(lambda: len(web.deletions) == 3, 20)
+    times = web.deletion_times
+    assert min(later - earlier for earlier, later in zip(times, times[1:])) >= 0.3, times
+
+
+def test_a_cut_answer_is_continued_after_the_web_clients_own_pause(fake, web):
+    web.account("cut-tok", cuts=1)
+    response = chat(build(fake, web).test_client(), "cut-tok")  # FREESEEK_WEB_CONTINUE_PAUSE left at its default
+    assert response.status_code == 200 and response.json["choices"][0]["message"]["content"] == "echo: hi there"
+    first, resumed = answers_of(web, "cut-tok")
+    assert resumed["start"] - first["end"] >= 3.0  # the web client's auto_resume_ms

@@ -56,6 +56,7 @@ class WebChat:
         self._janitor: threading.Thread | None = None
         self.stopping: set[threading.Thread] = set()   # stop_stream calls under way (a shutdown waits for them)
         self._kept: dict[Token, str] = {}               # account -> its long-lived session (reuse mode)
+        self._deleted_at = float("-inf")                # when the last session deletion ended
 
     # ---- planning ----------------------------------------------------------------------------------
 
@@ -213,10 +214,11 @@ class WebChat:
         period = max(0.05, min(30.0, self.settings.web_session_idle_seconds / 4))
         while self.conversations.tracked():
             time.sleep(period)
-            for i, session in enumerate(self.conversations.pop_idle()):
-                if i:
-                    time.sleep(self.settings.web_delete_gap_seconds)  # a person deletes one chat at a time
+            for session in self.conversations.pop_idle():
+                # A person deletes one chat at a time: the gap runs from the end of the previous deletion.
+                time.sleep(max(0.0, self._deleted_at + self.settings.web_delete_gap_seconds - time.monotonic()))
                 try:
                     self.calls.call(session.token, "POST", p.DELETE_SESSION, p.delete_session_body(session.id))
                 except Exception as exc:  # the session stays in the user's history; nothing else breaks
                     log.info("deleting a session of %s failed: %s", session.token.ref, getattr(exc, "message", exc))
+                self._deleted_at = time.monotonic()
