@@ -182,12 +182,15 @@ class AccountCare:
         hourly, daily = self.budgets(history)
         now = self.clock()
         hour, day, next_start = self.book.usage(key, now)
-        penalty = history.get("penalty_until") or 0.0
+        penalty, wall = history.get("penalty_until") or 0.0, self.wall()
+        # The next allowed start, in wall-clock time: after the gap, and after a known mute.
+        starts = [wall + next_start - now if next_start > now else 0.0, (history.get("last_mute") or {}).get("until")]
+        next_allowed = max((t for t in starts if t and t > wall), default=None)
         return {"hourly_budget": hourly or None, "daily_budget": daily or None,
                 "hour_left": max(0, hourly - hour) if hourly else None,
                 "day_left": max(0, daily - day) if daily else None,
-                "next_start": self.wall() + next_start - now if next_start > now else None,
-                "reduced_until": penalty if penalty > self.wall() else None,
+                "next_start": next_allowed,
+                "reduced_until": penalty if penalty > wall else None,
                 "last_mute": history.get("last_mute"), "last_ban": history.get("last_ban")}
 
     def _pool_time(self, wall_time: float) -> float:

@@ -129,6 +129,7 @@ def test_a_mute_seen_by_a_token_check_stops_completions_and_shrinks_the_budgets(
     assert care["last_mute"]["until"] == pytest.approx(until, abs=2)
     assert (care["hourly_budget"], care["daily_budget"]) == (2, 5)  # FREESEEK_WEB_PENALTY_FACTOR 0.5
     assert care["reduced_until"] == pytest.approx(until + 7 * 86400, abs=2)
+    assert care["next_start"] == pytest.approx(until, abs=2)  # not before the mute ends
     # The mute ends (on the care's clock and the fake's): the account answers, at its reduced pace.
     web.account("mute-tok")
     app.extensions["freeseek"].pool.care.wall = lambda: time.time() + 7300
