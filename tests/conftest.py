@@ -12,7 +12,8 @@ API_PROVIDERS = ("deepseek", "siliconflow", "gitee", "qiniu", "huggingface", "gi
 
 # Account care off: tests of other things send answers back to back (tests/unit/test_pacing.py turns it on).
 NO_PACE = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
-           "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0", "FREESEEK_WEB_DELETE_GAP_SECONDS": "0"}
+           "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0", "FREESEEK_WEB_DELETE_GAP_SECONDS": "0",
+           "FREESEEK_WEB_CONTINUE_PAUSE": "1"}
 
 # Small timings so tests of keep-alives and deadlines finish quickly.
 FAST_ENV = {"FREESEEK_FIRST_HEARTBEAT_SECONDS": "1", "FREESEEK_HEARTBEAT_SECONDS": "0.5",

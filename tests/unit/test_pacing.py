@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app import create_app
-from tests.conftest import FAST_ENV, provider_overrides
+from tests.conftest import FAST_ENV, NO_PACE, provider_overrides
 from tests.fakes.faulty_upstream import wait_until
 
 HI = [{"role": "user", "content": "hi there"}]
@@ -18,7 +18,8 @@ PACE = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0.1", "FREESEEK_WEB_GAP_JITTER_SECONDS"
 
 def build(fake, web, **env):
     """A gateway on the fakes with account care on (FAST_ENV turns it off for the other tests)."""
-    app = create_app({"env": {**FAST_ENV, **PACE, **env}, "providers": provider_overrides(fake.url, web.url)})
+    fast = {name: value for name, value in FAST_ENV.items() if name not in NO_PACE}
+    app = create_app({"env": {**fast, **PACE, **env}, "providers": provider_overrides(fake.url, web.url)})
     app.extensions["freeseek"].pool.choose = lambda tokens: tokens[0]
     return app
 
