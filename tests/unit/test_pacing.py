@@ -11,7 +11,6 @@ from app import create_app
 from tests.conftest import FAST_ENV, NO_PACE, provider_overrides
 from tests.fakes.faulty_upstream import wait_until
 
-HI = [{"role": "user", "content": "hi there"}]
 PACE = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0.1", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0.05",
         "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0"}
 
@@ -225,3 +224,11 @@ def test_a_cut_answer_is_continued_after_the_web_clients_own_pause(fake, web):
     assert response.status_code == 200 and response.json["choices"][0]["message"]["content"] == "echo: hi there"
     first, resumed = answers_of(web, "cut-tok")
     assert resumed["start"] - first["end"] >= 3.0  # the web client's auto_resume_ms
+
+
+@pytest.mark.parametrize("name, value", [("FREESEEK_WEB_PENALTY_FACTOR", "0"), ("FREESEEK_WEB_HOURLY_BUDGET", "-1"),
+                                         ("FREESEEK_WEB_MIN_GAP_SECONDS", "-2")])
+def test_a_pace_setting_out_of_range_is_refused_at_start_up_by_name(name, value):
+    from services.settings import ConfigError, Settings
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
