@@ -90,7 +90,8 @@ class MemoryPaceBook:
             hour = [t for t in starts if t > now - HOUR]
             if hourly and len(hour) >= hourly:
                 return "hourly", hour[len(hour) - hourly] + HOUR
-            starts.append(now)
+            if hourly or daily:  # without budgets nothing needs counting
+                starts.append(now)
             return "ok", 0.0
 
     def end(self, key: str, next_start: float) -> None:

@@ -29,8 +29,10 @@ if hourly > 0 and h >= hourly then
   local t = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - hour), '+inf', 'WITHSCORES', 'LIMIT', h - hourly, 1)
   return {'hourly', tostring(tonumber(t[2]) + hour)}
 end
-redis.call('ZADD', KEYS[1], now, member)
-redis.call('EXPIRE', KEYS[1], math.ceil(day) + 60)
+if hourly > 0 or daily > 0 then
+  redis.call('ZADD', KEYS[1], now, member)
+  redis.call('EXPIRE', KEYS[1], math.ceil(day) + 60)
+end
 return {'ok', '0'}
 """
 
