@@ -54,7 +54,10 @@ def run(stride: int = 1) -> dict:
     rows: dict[str, dict] = {}
     started = time.monotonic()
     with FakeWebChat(difficulty=100) as web:
-        app = create_app({"env": {"FREESEEK_WEB_DELETE_SESSIONS": "false", "FREESEEK_LOG_LEVEL": "WARNING"},
+        # The fake's one account answers back to back: a person's pace (account care) is off here.
+        unpaced = {name: "0" for name in ("FREESEEK_WEB_MIN_GAP_SECONDS", "FREESEEK_WEB_GAP_JITTER_SECONDS",
+                                          "FREESEEK_WEB_HOURLY_BUDGET", "FREESEEK_WEB_DAILY_BUDGET")}
+        app = create_app({"env": {"FREESEEK_WEB_DELETE_SESSIONS": "false", "FREESEEK_LOG_LEVEL": "WARNING", **unpaced},
                           "providers": {"deepseek-web": {"base_url": web.url}}})
         client = app.test_client()
         for case, text, expected, cut in _cases(stride):

@@ -73,10 +73,10 @@ class Gateway:
         if any(self.registry.get(name).adapter == "deepseek-web" for name in self.registry.names()):
             from services.providers.deepseek_web.pow import warm
             warm()  # before serving, in the worker's main greenlet (about 0.03 s and 20 MB of wasmtime)
-        self.pool = self.state.pool(self._concurrency_limit)
+        self.pool = self.state.pool(self._concurrency_limit, self._paced)
         self.counter = TokenCounter()
         self.server_tokens = parse_tokens(settings.tokens, self.registry) if settings.tokens else []
-        self.metrics = Metrics(self.pool_view)
+        self.metrics = Metrics(self.pool_view, settings.metrics_token_labels)
         self.metrics.registry.register(DriftCollector(self.web_drift))
         self.relay = Relay(settings, MeteredPool(self.pool, self.metrics), self.adapters.__getitem__)
         self.completions = Completions(settings, self.registry, self.relay, self.counter, self.metrics)
@@ -125,6 +125,10 @@ class Gateway:
         """The health of the server-held tokens to a holder of an API key, or of the caller's own tokens
         on a server that holds none (401 without credentials, as for a chat request)."""
         return self.pool.view(self.completions.tokens_for(authorization))
+
+    def _paced(self, token) -> bool:
+        """Whether the token is a web-chat account, which gets a person's pace (services/pacing.py)."""
+        return self.registry.has(token.provider) and self.registry.get(token.provider).adapter == "deepseek-web"
 
     def _concurrency_limit(self, token) -> int:
         """Answers at once per account: the provider's own limit (deepseek-web's comes from settings)."""

@@ -12,7 +12,8 @@ from prometheus_client.registry import Collector
 from services.models import ALIASES
 
 # Labels stay bounded: a model label is one of our alias names or "other", a provider one of the configured
-# names; token hashes never become labels (a pool of thousands of tokens would be thousands of series).
+# names; token hashes become labels only when the operator asks (FREESEEK_METRICS_TOKEN_LABELS: a pool of
+# thousands of tokens would be thousands of series).
 KNOWN_MODELS = frozenset(name for names in ALIASES.values() for name in names)
 # Time to first byte and whole answers, from a cached reply to an hour-long stream.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
@@ -27,7 +28,7 @@ def model_label(name: str) -> str:
 class Metrics:
     """The metric families of one worker, in their own registry (each app in a test process has its own)."""
 
-    def __init__(self, pool_state: Callable[[], Iterable[dict]] = lambda: ()):
+    def __init__(self, pool_state: Callable[[], Iterable[dict]] = lambda: (), token_labels: bool = False):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("freeseek_requests", "Requests answered, by dialect, provider, model and status.",
@@ -47,6 +48,7 @@ class Metrics:
             "freeseek_responses_not_stored", "Answered Responses that could not be stored for previous_response_id, "
             "by reason (store_unavailable, too_large, error).", ["reason"], registry=r)
         r.register(_PoolCollector(pool_state))
+        r.register(_CareCollector(pool_state, token_labels))
         self._children: dict[tuple, object] = {}
         # The worker's memory and CPU (process_*): free tiers give 512 MB.
         ProcessCollector(registry=r)
@@ -147,3 +149,49 @@ class _PoolCollector(Collector):
             in_flight.add_metric([provider], count)
         yield tokens
         yield in_flight
+
+
+class _CareCollector(Collector):
+    """Web accounts' pace: budget left per provider, and per account by short hash when the operator asks."""
+
+    def __init__(self, pool_state: Callable[[], Iterable[dict]], token_labels: bool):
+        self._pool_state, self._token_labels = pool_state, token_labels
+
+    def _families(self) -> list[GaugeMetricFamily]:
+        families = [GaugeMetricFamily("freeseek_pool_budget_left", "Answers web accounts may still start in the "
+                                      "rolling hour or day, summed by provider.", labels=["provider", "window"])]
+        if self._token_labels:
+            families += [
+                GaugeMetricFamily("freeseek_account_budget_left", "Answers one web account may still start in the "
+                                  "rolling hour or day (by short hash).", labels=["token", "window"]),
+                GaugeMetricFamily("freeseek_account_next_start_seconds", "Seconds until one web account may start "
+                                  "its next answer (0: now).", labels=["token"]),
+                GaugeMetricFamily("freeseek_account_reduced", "1 while a web account's budgets are reduced after a "
+                                  "mute or ban.", labels=["token"])]
+        return families
+
+    def describe(self):
+        """Name the families without reading the pool."""
+        return self._families()
+
+    def collect(self):
+        """Read the pool's view of the server-held web accounts."""
+        families = self._families()
+        left: dict[tuple[str, str], int] = {}
+        now = time.time()
+        for entry in self._pool_state():
+            care = entry.get("care")
+            if care is None:
+                continue
+            for window in ("hour", "day"):
+                if care[f"{window}_left"] is not None:
+                    key = (entry["provider"], window)
+                    left[key] = left.get(key, 0) + care[f"{window}_left"]
+                    if self._token_labels:
+                        families[1].add_metric([entry["token"], window], care[f"{window}_left"])
+            if self._token_labels:
+                families[2].add_metric([entry["token"]], max(0.0, (care["next_start"] or now) - now))
+                families[3].add_metric([entry["token"]], 1 if care["reduced_until"] else 0)
+        for (provider, window), count in sorted(left.items()):
+            families[0].add_metric([provider, window], count)
+        yield from families

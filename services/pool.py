@@ -79,6 +79,8 @@ class _Waiter:
 class TokenPool:
     """Leases tokens: fewest in flight first, random among equals, FIFO when all are busy."""
 
+    care = None  # web accounts' pace (services/pacing.py); the state that builds the pool sets it
+
     def __init__(self, limit_for: Callable[[Token], int], store: HealthStore | None = None,
                  clock: Callable[[], float] = time.monotonic, key: Callable[[Token], str] | None = None):
         self._limit_for = limit_for
@@ -143,6 +145,8 @@ class TokenPool:
         else:
             health = Health(now + REST_SECONDS, "rest", health.strikes, error.status, *cause)
         self._store.put(self._key(token), health)
+        if self.care is not None:
+            self.care.penalised(self._key(token), token, error)
         with self._cond:
             self._cond.notify_all()  # waiters re-judge whether their tokens can be ready in time
 
@@ -160,6 +164,7 @@ class TokenPool:
         return self._in_flight.get(token, 0)
 
     def _release(self, token: Token) -> None:
+        self._answer_ended(token)
         with self._cond:
             self._in_flight[token] -= 1
             if not self._in_flight[token]:
@@ -184,8 +189,30 @@ class TokenPool:
             return None
         fewest = min(self.in_flight(t) for t in free)
         token = self.choose([t for t in free if self.in_flight(t) == fewest])
+        if not self._admit(token):
+            return self._lease_free(tokens)  # now resting like a cooldown: the others are tried
         self._in_flight[token] = self.in_flight(token) + 1
         return Lease(self, token)
+
+    def _admit(self, token: Token) -> bool:
+        """Whether the account's pace lets an answer start now; when not, it rests as a cooldown would."""
+        hold = self.care.admit(self._key(token), token) if self.care is not None else None
+        if hold is None or hold.until <= self._clock():
+            return True
+        self._hold(token, hold)
+        return False
+
+    def _answer_ended(self, token: Token) -> None:
+        """Start the account's gap after an answer, unless a longer rest already holds it back."""
+        hold = self.care.ended(self._key(token), token) if self.care is not None else None
+        if hold is not None and self._store.get(self._key(token)).unusable_until < hold.until:
+            self._hold(token, hold)
+
+    def _hold(self, token: Token, hold) -> None:
+        """Rest the account until the pace allows it, keeping its count of rate limits."""
+        strikes = self._store.get(self._key(token)).strikes
+        self._store.put(self._key(token), Health(hold.until, "paced", strikes, hold.status, hold.cause, hold.message,
+                                          hold.code))
 
     def _dispatch(self) -> None:
         """Hand free slots to waiters in arrival order (a waiter skips only tokens it cannot use)."""
@@ -255,4 +282,7 @@ class TokenPool:
                          "in_flight": self.in_flight(token), "limit": self._limit_for(token),
                          "until": wall + health.unusable_until - now if resting else None,
                          "last_status": health.status or None, "last_error": health.cause or None})
+            care = self.care.view(self._key(token), token) if self.care is not None else None
+            if care is not None:
+                rows[-1]["care"] = care
         return rows

@@ -49,6 +49,16 @@ class Settings:
     web_account_concurrency: int = 1
     web_delete_sessions: bool = True
     web_session_idle_seconds: float = 1800.0
+    # deepseek-web account care (README "Account care"): a person's pace per account, smaller for a while
+    # after a mute or ban; one long-lived session per account instead of one per request; deletions paced.
+    web_min_gap_seconds: float = 6.0
+    web_gap_jitter_seconds: float = 6.0
+    web_hourly_budget: int = 30
+    web_daily_budget: int = 200
+    web_penalty_factor: float = 0.5
+    web_penalty_days: float = 7.0
+    web_reuse_session: bool = False
+    web_delete_gap_seconds: float = 3.0
     # deepseek-web: the client identity and the completion's fixed fields. The web chat refuses or degrades
     # old clients, so a new client release is a change here, not a new gateway release.
     web_client_version: str = "2.5.0"
@@ -61,7 +71,7 @@ class Settings:
     web_completion_fields: str = '{"action": null, "preempt": false, "source": "input"}'
     # deepseek-web: continuing answers the service cut (INCOMPLETE), and files sent with a request.
     web_continue_rounds: int = 3
-    web_continue_pause: float = 1.0
+    web_continue_pause: float = 3.0    # the web client's own auto_resume_ms
     web_max_files: int = 10
     web_max_file_bytes: int = 10 * 1024 * 1024
     web_fetch_timeout: float = 10.0
@@ -78,6 +88,8 @@ class Settings:
     response_store_max_bytes: int = 64 * 1024 * 1024
     response_store_caller_max: int = 100
     response_store_caller_max_bytes: int = 16 * 1024 * 1024
+    # /metrics: per-account gauges labelled by short hash (off: only totals per provider).
+    metrics_token_labels: bool = False
 
     @property
     def upstream_timeout(self) -> tuple[float, float]:
@@ -135,6 +147,13 @@ class Settings:
                               "_MAX_BYTES, _CALLER_MAX and _CALLER_MAX_BYTES >= 1")
         if self.state_secret and len(self.state_secret) < 16:
             raise ConfigError("FREESEEK_STATE_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        if min(self.web_min_gap_seconds, self.web_gap_jitter_seconds, self.web_hourly_budget,
+               self.web_daily_budget, self.web_penalty_days, self.web_delete_gap_seconds) < 0:
+            raise ConfigError("FREESEEK_WEB_MIN_GAP_SECONDS, FREESEEK_WEB_GAP_JITTER_SECONDS, "
+                              "FREESEEK_WEB_HOURLY_BUDGET, FREESEEK_WEB_DAILY_BUDGET, FREESEEK_WEB_PENALTY_DAYS and "
+                              "FREESEEK_WEB_DELETE_GAP_SECONDS must be >= 0 (0 turns a limit off)")
+        if not 0 < self.web_penalty_factor <= 1:
+            raise ConfigError("FREESEEK_WEB_PENALTY_FACTOR must be above 0 and at most 1")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
 

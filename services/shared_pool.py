@@ -25,6 +25,7 @@ class SharedLease(Lease):
         """Give the slot back to every process's queue."""
         if not self._released:
             self._released = True
+            self.pool._answer_ended(self.token)  # before the slot is free: the next holder sees the gap
             self.pool.leases.release(self.lease_id)
 
 
@@ -58,7 +59,9 @@ class SharedTokenPool(TokenPool):
                 if usable:
                     got = self.leases.try_acquire(usable, [self._limit_for(t) or 0 for t in usable], waiter, ticket)
                     if got is not None:
-                        return SharedLease(self, usable[got[0]], got[1])
+                        lease = self._paced(usable[got[0]], got[1])
+                        if lease is not None:
+                            return lease  # else held back by its pace: it now rests like a cooldown
                     asked = sorted(set(asked) | set(usable), key=tokens.index)  # queued on these
                 if self._clock() >= deadline or (cancelled is not None and cancelled.is_set()):
                     self._refuse_if_none_ready_by(tokens, self._clock())
@@ -75,6 +78,15 @@ class SharedTokenPool(TokenPool):
             if asked:
                 self.leases.leave_queue(asked, waiter)
 
+    def _paced(self, token: Token, lease_id: str) -> SharedLease | None:
+        """The won slot as a lease when the account's pace lets an answer start now; else the slot goes back."""
+        admitted = False
+        try:
+            admitted = self._admit(token)
+        finally:
+            if not admitted:
+                self.leases.release(lease_id)
+        return SharedLease(self, token, lease_id) if admitted else None
 
     def in_flight(self, token: Token) -> int:
         """Requests using the token right now, in every process."""

@@ -26,7 +26,10 @@ class TokenChecker:
         if not self.registry.has(token.provider):
             raise BadRequest(f"No provider named '{token.provider}' is configured.", param="token")
         verdict = self.adapter_for(token.provider).check(token)
-        report = verdict if isinstance(verdict, dict) else {"live": bool(verdict)}
+        report = dict(verdict) if isinstance(verdict, dict) else {"live": bool(verdict)}
+        error = report.pop("error", None)
+        if error is not None:
+            self.pool.report_failure(token, error)  # a stated mute or ban rests the account before any answer
         if report["live"] and report.get("state", "ok") == "ok":
             self.pool.mark_live(token)
         return {**report, "provider": token.provider}

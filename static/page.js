@@ -145,7 +145,20 @@ function extrasText(record, known) {
     .map(([name, value]) => extraText(name, value)).filter(Boolean).join("; ");
 }
 
-const POOL_FIELDS = ["token", "provider", "state", "in_flight", "limit", "until", "last_status", "last_error"];
+const POOL_FIELDS = ["token", "provider", "state", "in_flight", "limit", "until", "last_status", "last_error", "care"];
+
+// A web account's pace: budget left this hour and day, next allowed start, last mute and ban.
+function careText(care) {
+  if (!care) return "";
+  const left = (n, of, window, name) => (of ? `${n} of ${of} left this ${window}` : `no ${name} budget`);
+  const parts = [left(care.hour_left, care.hourly_budget, "hour", "hourly"),
+    left(care.day_left, care.daily_budget, "day", "daily")];
+  parts.push(care.next_start ? `next start ${timeText(care.next_start)}` : "may start now");
+  if (care.reduced_until) parts.push(`budgets reduced until ${timeText(care.reduced_until)}`);
+  if (care.last_mute) parts.push(`last mute ${timeText(care.last_mute.at)}` + (care.last_mute.until ? ` until ${timeText(care.last_mute.until)}` : ""));
+  if (care.last_ban) parts.push(`last ban ${timeText(care.last_ban.at)}`);
+  return parts.join("; ");
+}
 
 async function showPool() {
   const status = $("pool-status");
@@ -169,7 +182,7 @@ async function showPool() {
     const cells = [t.token, t.provider, t.state, t.limit ? `${t.in_flight} / ${t.limit}` : String(t.in_flight),
       t.until ? timeText(t.until) : "",
       [t.last_error, t.last_status && "HTTP " + t.last_status].filter(Boolean).join(", "),
-      extrasText(t, POOL_FIELDS)];
+      careText(t.care), extrasText(t, POOL_FIELDS)];
     cells.forEach((text) => { const td = document.createElement("td"); td.textContent = text; tr.append(td); });
     tr.dataset.state = t.state;
     tr.className = "tone-" + tone(t.state);

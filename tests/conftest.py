@@ -10,10 +10,15 @@ from tests.fakes.openai_upstream import FakeOpenAI
 
 API_PROVIDERS = ("deepseek", "siliconflow", "gitee", "qiniu", "huggingface", "github", "ollama")
 
+# Account care off: tests of other things send answers back to back (tests/unit/test_pacing.py turns it on).
+NO_PACE = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
+           "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0", "FREESEEK_WEB_DELETE_GAP_SECONDS": "0",
+           "FREESEEK_WEB_CONTINUE_PAUSE": "1"}
+
 # Small timings so tests of keep-alives and deadlines finish quickly.
 FAST_ENV = {"FREESEEK_FIRST_HEARTBEAT_SECONDS": "1", "FREESEEK_HEARTBEAT_SECONDS": "0.5",
             "FREESEEK_CONNECT_TIMEOUT": "2", "FREESEEK_FIRST_CONTENT_TIMEOUT": "5",
-            "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3"}
+            "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3", **NO_PACE}
 
 
 def provider_overrides(url: str, web_url: str) -> dict:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from services.credentials import Token
+from services.pacing import AccountCare, MemoryPaceBook, Pace
 from services.pool import MemoryHealthStore, TokenPool
 from services.providers.deepseek_web.conversations import Conversations
 from services.settings import Settings
@@ -38,16 +40,23 @@ class SharedState:
             return configured_keys(self.settings.state_secret)
         return redis_keys(self.client) if self.shared else random_keys()
 
-    def pool(self, limit_for: Callable[[Token], int]) -> TokenPool:
-        """The token pool: in-process queue and health, or leases, queue and health in Redis."""
+    def pool(self, limit_for: Callable[[Token], int], paced: Callable[[Token], bool] = lambda token: False
+             ) -> TokenPool:
+        """The token pool: in-process queue and health, or leases, queue and health in Redis; the accounts
+        `paced` says yes to get account care (services/pacing.py) on the same backend."""
         if not self.shared:
-            return TokenPool(limit_for=limit_for, store=MemoryHealthStore(), key=self.keys.token)
+            pool = TokenPool(limit_for=limit_for, store=MemoryHealthStore(), key=self.keys.token)
+            pool.care = AccountCare(Pace.from_settings(self.settings), MemoryPaceBook(), paced, time.monotonic)
+            return pool
         from services.shared_pool import SharedTokenPool
         from services.store.redis import RedisHealth
         from services.store.redis_leases import RedisLeases
-        return SharedTokenPool(limit_for, RedisHealth(self.client),
+        from services.store.redis_pacing import RedisPaceBook
+        pool = SharedTokenPool(limit_for, RedisHealth(self.client),
                                RedisLeases(self.client, self.settings.redis_lease_seconds, self.keys),
                                key=self.keys.token)
+        pool.care = AccountCare(Pace.from_settings(self.settings), RedisPaceBook(self.client), paced, time.time)
+        return pool
 
     def conversations(self, provider: str):
         """The web chat's conversation map and sessions to clean up, for one provider."""

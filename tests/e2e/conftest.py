@@ -13,7 +13,7 @@ import openai
 import pytest
 import requests
 
-from tests.conftest import API_PROVIDERS
+from tests.conftest import API_PROVIDERS, NO_PACE
 from tests.fakes.deepseek_web import FakeWebChat
 from tests.fakes.openai_upstream import FakeOpenAI
 
@@ -73,7 +73,7 @@ def providers_toml(url: str, web_url: str) -> str:
 
 E2E_ENV = {"FREESEEK_FIRST_HEARTBEAT_SECONDS": "0.5", "FREESEEK_HEARTBEAT_SECONDS": "0.5",
            "FREESEEK_FIRST_CONTENT_TIMEOUT": "10", "FREESEEK_IDLE_TIMEOUT": "5", "FREESEEK_QUEUE_TIMEOUT": "3",
-           "WEB_CONCURRENCY": "1"}
+           "WEB_CONCURRENCY": "1", **NO_PACE}
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,10 @@ class FakeWebChat(FileStore, LoopbackServer):
         self.stops: list[dict] = []
         self.deletions: list[str] = []
         self.requests: list[dict] = []                 # every call: path, method, token, json, headers
+        # Every answer streamed (completions and continues): token, start and end on `clock`.
+        self.answers: list[dict] = []
+        self.clock = time.monotonic
+        self.deletion_times: list[float] = []          # when each deletion arrived, on `clock`
         self.violations: list[str] = []                # broken rules: identity, PoW, bodies, concurrency, files
         self.disconnected = threading.Event()          # a client left a stream early
         self.deleted = threading.Event()
@@ -273,6 +277,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         return w.ok(None)
 
     def _delete(self, body: dict) -> Response:
+        self.deletion_times.append(self.clock())
         self.deletions.append(body.get("chat_session_id"))
         self.deleted.set()
         return w.ok(None)
@@ -292,6 +297,7 @@ class FakeWebChat(FileStore, LoopbackServer):
                 self.violations.append("second concurrent answer on one account")
                 return None
             self._active[token] = 1
+            self.answers.append({"token": token, "start": self.clock(), "end": None})
         return self._next_id(session_id) if session_id else 0
 
     def _sse(self, token: str, account: Account, events) -> Response:
@@ -314,6 +320,8 @@ class FakeWebChat(FileStore, LoopbackServer):
         finally:
             with self._lock:
                 self._active.pop(token, None)
+                answer = next(a for a in reversed(self.answers) if a["token"] == token)
+                answer["end"] = self.clock()
 
     def _write(self, account: Account, text: str):
         if account.pace:

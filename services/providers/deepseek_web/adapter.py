@@ -57,6 +57,8 @@ class WebChat:
         self._lock = threading.Lock()
         self._janitor: threading.Thread | None = None
         self.stopping: set[threading.Thread] = set()   # stop_stream calls under way (a shutdown waits for them)
+        self._kept: dict[Token, str] = {}               # account -> its long-lived session (reuse mode)
+        self._deleted_at = float("-inf")                # when the last session deletion ended
 
     # ---- planning ----------------------------------------------------------------------------------
 
@@ -103,6 +105,8 @@ class WebChat:
         if getattr(self.conversations, "shared", False):
             self._start_janitor()  # sessions of a worker that died are deleted by whichever is alive
         cancel = threading.Event()
+        if plan.session_id is None and self.settings.web_reuse_session:
+            plan.session_id = self._kept_session(token)  # a one-shot request in the account's long-lived chat
         session = Background(self._new_session, token) if plan.session_id is None else None
         uploads = Background(upload_all, self.calls, token, attachments, call.model.reasoning,
                               self.settings.web_upload_timeout, cancel) if attachments else None
@@ -152,24 +156,36 @@ class WebChat:
                           retryable=True)
         self.conversations.created(session_id, token)
         self._start_janitor()
+        if self.settings.web_reuse_session:
+            with self._lock:
+                self._kept[token] = session_id
         return session_id
 
+    def _kept_session(self, token: Token) -> str | None:
+        """The account's long-lived session (FREESEEK_WEB_REUSE_SESSION), while the gateway still tracks it."""
+        with self._lock:
+            session_id = self._kept.get(token)
+        return session_id if session_id and self.conversations.owner(session_id) == token else None
+
     def check(self, token: Token) -> dict:
-        """Ask `users/current` whether the web token is live, and whether its account is muted or banned."""
+        """Ask `users/current` whether the web token is live, and whether its account is muted or banned; a
+        mute or ban comes with its error under "error", so the pool rests the account before any completion."""
         try:
             user = self.calls.call(token, "GET", p.CURRENT_USER)
         except Unauthorized:
             return {"live": False, "state": "dead"}
         except Forbidden as error:
             if error.code == "account_banned":
-                return {"live": False, "state": "banned", "detail": error.message}
+                return {"live": False, "state": "banned", "detail": error.message, "error": error}
             if error.code != "account_muted":
                 raise
             until = time.time() + error.retry_after if error.retry_after else None
-            return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None}
+            return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None,
+                    "error": error}
         muted, until = p.mute_state(user if isinstance(user, dict) else {})
         if muted:
-            return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None}
+            return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None,
+                    "error": self.calls.muted(token, until)}
         return {"live": True, "state": "ok"}
 
     # ---- after the answer ----------------------------------------------------------------------------
@@ -201,7 +217,10 @@ class WebChat:
         while self.conversations.tracked():
             time.sleep(period)
             for session in self.conversations.pop_idle():
+                # A person deletes one chat at a time: the gap runs from the end of the previous deletion.
+                time.sleep(max(0.0, self._deleted_at + self.settings.web_delete_gap_seconds - time.monotonic()))
                 try:
                     self.calls.call(session.token, "POST", p.DELETE_SESSION, p.delete_session_body(session.id))
                 except Exception as exc:  # the session stays in the user's history; nothing else breaks
                     log.info("deleting a session of %s failed: %s", session.token.ref, getattr(exc, "message", exc))
+                self._deleted_at = time.monotonic()

@@ -1,0 +1,94 @@
+"""Each web account's pace and history on Redis, so every worker and instance spends one budget."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import redis
+
+from services.pacing import DAY, HOUR
+from services.store.redis import best_effort, required
+
+# One atomic step: refuse inside the gap, or when the rolling day's or hour's budget is spent (saying when
+# the oldest start that counts leaves the window), else count a start now. Times travel as strings: Redis
+# turns a Lua number in a reply into an integer.
+_START = """
+local now, hourly, daily, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local day, hour = tonumber(ARGV[5]), tonumber(ARGV[6])
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if nxt > now then return {'gap', tostring(nxt)} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - day)
+local n = redis.call('ZCARD', KEYS[1])
+if daily > 0 and n >= daily then
+  local t = redis.call('ZRANGE', KEYS[1], n - daily, n - daily, 'WITHSCORES')
+  return {'daily', tostring(tonumber(t[2]) + day)}
+end
+local h = redis.call('ZCOUNT', KEYS[1], '(' .. (now - hour), '+inf')
+if hourly > 0 and h >= hourly then
+  local t = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - hour), '+inf', 'WITHSCORES', 'LIMIT', h - hourly, 1)
+  return {'hourly', tostring(tonumber(t[2]) + hour)}
+end
+if hourly > 0 or daily > 0 then
+  redis.call('ZADD', KEYS[1], now, member)
+  redis.call('EXPIRE', KEYS[1], math.ceil(day) + 60)
+end
+return {'ok', '0'}
+"""
+
+# The next allowed start only moves later (two workers ending answers at once keep the later one).
+_END = """
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > nxt then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 0
+"""
+
+
+class RedisPaceBook:
+    """A PaceBook every process shares (times are wall-clock seconds, the same on every host)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "freeseek:pace:"):
+        self.client, self.prefix = client, prefix
+        self._start = client.register_script(_START)
+        self._end = client.register_script(_END)
+
+    def start(self, key: str, now: float, hourly: int, daily: int) -> tuple[str, float]:
+        """Count a start now, or say which limit holds the account back and until when."""
+        with required("an account's pace could not be checked"):
+            verdict, until = self._start(keys=[self._key("starts", key), self._key("next", key)],
+                                         args=[repr(now), hourly, daily, uuid.uuid4().hex, DAY, HOUR])
+        return str(verdict), float(until)
+
+    def end(self, key: str, next_start: float) -> None:
+        """Set the next allowed start (never earlier than one already set)."""
+        with best_effort("record the end of an answer"):
+            self._end(keys=[self._key("next", key)], args=[repr(next_start), int(DAY)])
+
+    def usage(self, key: str, now: float) -> tuple[int, int, float]:
+        """Starts in the last hour and day, and the next allowed start."""
+        hour = day = 0
+        next_start = 0.0
+        with best_effort("read an account's pace"):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zcount(self._key("starts", key), f"({now - HOUR!r}", "+inf")
+            pipe.zcount(self._key("starts", key), f"({now - DAY!r}", "+inf")
+            pipe.get(self._key("next", key))
+            hour, day, raw = pipe.execute()
+            next_start = float(raw or 0.0)
+        return int(hour), int(day), next_start
+
+    def history(self, key: str) -> dict:
+        """The account's remembered mutes and bans (empty when none, or when Redis cannot say)."""
+        raw = None
+        with best_effort("read an account's history"):
+            raw = self.client.get(self._key("history", key))
+        return json.loads(raw) if raw else {}
+
+    def record(self, key: str, history: dict, seconds: float) -> None:
+        """Keep the history for every worker, expiring after `seconds`."""
+        with best_effort("record an account's history"):
+            self.client.set(self._key("history", key), json.dumps(history), ex=max(1, int(seconds)))
+
+    def _key(self, kind: str, key: str) -> str:
+        """The Redis key of one piece of one account's pace."""
+        return f"{self.prefix}{kind}:{key}"
