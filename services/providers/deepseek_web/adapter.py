@@ -18,7 +18,8 @@ from services.providers.deepseek_web.answer import WebStream
 from services.providers.deepseek_web.background import Background
 from services.providers.deepseek_web.calls import WebCalls, until_text
 from services.providers.deepseek_web.conversations import Conversations
-from services.providers.deepseek_web.files import Attachment, LinkFetcher, collect, upload_all
+from services.providers.deepseek_web.files import Attachment, collect, upload_all
+from services.providers.deepseek_web.links import LinkFetcher
 from services.providers.failures import connection_failed, failure
 from services.providers.http_body import HttpBody
 from services.providers.registry import Provider

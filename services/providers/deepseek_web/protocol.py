@@ -139,5 +139,9 @@ LEGACY_THINKING, LEGACY_SEARCH = "thinking", "search_result"
 CUT_REASON = "generation_err"
 UNSUPPORTED_CLIENT = "unsupported_client_by_model"
 HINT_RATE_LIMIT, HINT_INPUT_TOO_LONG = "rate_limit", "input_exceeds_limit"
+# What an upload may be (its part's Content-Type): the images the web chat reads text in, and documents
+# (text of any kind, PDF, office files; application/octet-stream for a file of no stated type).
+UPLOAD_IMAGE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp"}
+UPLOAD_DOCUMENT_KINDS = ("text/", "application/")
 # File states reported by fetch_files.
 FILE_READY, FILE_FAILED = "SUCCESS", "FAILED"
