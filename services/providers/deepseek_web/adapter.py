@@ -73,20 +73,23 @@ class WebChat:
         return None
 
     def pin(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
-        """A continuation must stay on the account that owns its session."""
+        """A continuation must stay on the account that owns its session; its images and files are read now."""
         plan = self.continuation(call)
         owner = plan.owner if plan else None
+        # Read (and fetch, if linked) before any account is leased: a slow link holds no account while it loads,
+        # and a bad file is the client's 400 at once. open() below decides the same way, so it finds them read.
+        self.attachments(call, plan is not None and (owner is None or owner in tokens))
         return [owner] if owner is not None and owner in tokens else tokens
 
     def model_type(self, call: ChatCall) -> str:
         """The web chat's model for this request: its standard one, or "expert" for expert/pro names."""
         return self.settings.web_expert_model_type if call.model.expert else self.settings.web_model_type
 
-    def attachments(self, call: ChatCall, plan: Plan) -> list[Attachment]:
+    def attachments(self, call: ChatCall, continues: bool) -> list[Attachment]:
         """The images and files to upload: the new turn's when continuing, else the whole history's."""
-        key = ("deepseek-web attachments", plan.continues)
+        key = ("deepseek-web attachments", continues)
         if key not in call.extracted:  # read once per request: a failover does not fetch links again
-            call.extracted[key] = collect(call.messages[-1:] if plan.continues else call.messages, self.settings,
+            call.extracted[key] = collect(call.messages[-1:] if continues else call.messages, self.settings,
                                           self.fetcher)
         return call.extracted[key]
 
@@ -98,7 +101,7 @@ class WebChat:
         if plan is None or plan.owner not in (None, token):
             # A new session with the whole history as one prompt (another account cannot continue a session).
             plan = Plan(flatten(call.messages))
-        attachments = self.attachments(call, plan)
+        attachments = self.attachments(call, plan.continues)
         if getattr(self.conversations, "shared", False):
             self._start_janitor()  # sessions of a worker that died are deleted by whichever is alive
         cancel = threading.Event()
