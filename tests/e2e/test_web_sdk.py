@@ -7,6 +7,7 @@ import time
 
 import requests
 
+from services.prompt import flatten
 from tests.e2e.conftest import openai_client
 
 MESSAGES = [{"role": "user", "content": "hello web"}]
@@ -36,11 +37,30 @@ def test_conversation_id_and_automatic_continuation(gateway, web):
     client.chat.completions.create(model="deepseek-chat", messages=[{"role": "user", "content": "next"}],
                                    extra_body={"conversation_id": first.id})
     assert web.completions[-1]["parent"] == web.completions[-2]["message_id"]
-    history = MESSAGES + [{"role": "assistant", "content": first.choices[0].message.content},
+    # A history that ends with a fresh answer (first's was continued above, and the web chat continues a
+    # message once) continues that answer's session.
+    fresh = client.chat.completions.create(model="deepseek-chat", messages=MESSAGES)
+    history = MESSAGES + [{"role": "assistant", "content": fresh.choices[0].message.content},
                           {"role": "user", "content": "again"}]
     client.chat.completions.create(model="deepseek-chat", messages=history)
     last = web.completions[-1]
-    assert last["prompt"] == "again" and last["session"] == first.id.split("@")[0]
+    assert last["prompt"] == "again" and last["session"] == fresh.id.split("@")[0]
+
+
+def test_the_same_history_sent_twice_is_answered_twice(gateway, web):
+    client = sdk(gateway, "e2e-web-regen")
+    first = client.chat.completions.create(model="deepseek-chat", messages=MESSAGES)
+    history = MESSAGES + [{"role": "assistant", "content": first.choices[0].message.content},
+                          {"role": "user", "content": "once more"}]
+    replies = [client.chat.completions.create(model="deepseek-chat", messages=history) for _ in range(2)]
+    assert replies[0].choices[0].message.content == "echo: once more" and replies[1].choices[0].message.content
+    mine = [c for c in web.completions if c["token"] == "e2e-web-regen"]
+    # The second was refused the parent the first had continued, and went to a new session with the whole history.
+    assert [c["parent"] for c in mine] == [None, mine[0]["message_id"], None]
+    assert mine[2]["session"] != mine[0]["session"] and mine[2]["prompt"] == flatten(history)
+    log = gateway.log.read_text()
+    assert "answering in a new session with the whole history" in log and "once more" not in log
+    assert web.violations == []
 
 
 def test_dead_web_token_fails_over_to_an_api_key(gateway, web, fake):

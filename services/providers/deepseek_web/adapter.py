@@ -11,12 +11,12 @@ import requests
 
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import Forbidden, Unauthorized
+from services.errors import BadRequest, Forbidden, GatewayError, Unauthorized
 from services.prompt import flatten, message_text
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.answer import WebStream
 from services.providers.deepseek_web.background import Background
-from services.providers.deepseek_web.calls import WebCalls, until_text
+from services.providers.deepseek_web.calls import INVALID_PARENT, WebCalls, until_text
 from services.providers.deepseek_web.conversations import Conversations
 from services.providers.deepseek_web.files import Attachment, collect, upload_all
 from services.providers.deepseek_web.links import LinkFetcher
@@ -36,6 +36,7 @@ class Plan:
     session_id: str | None = None
     parent_id: int | None = None
     owner: Token | None = None
+    named: bool = False   # the client named it (conversation_id), rather than resending a known history
 
     @property
     def continues(self) -> bool:
@@ -66,7 +67,7 @@ class WebChat:
         if isinstance(conversation_id, str) and "@" in conversation_id:
             session_id, _, message_id = conversation_id.rpartition("@")
             if session_id and message_id.isdigit():
-                return Plan(last_user, session_id, int(message_id), self.conversations.owner(session_id))
+                return Plan(last_user, session_id, int(message_id), self.conversations.owner(session_id), True)
         turn = self.conversations.match(call.messages)
         if turn is not None:
             return Plan(last_user, turn.session_id, turn.message_id, turn.token)
@@ -96,11 +97,30 @@ class WebChat:
     # ---- the answer --------------------------------------------------------------------------------
 
     def open(self, call: ChatCall, token: Token) -> WebStream:
-        """Create a session, upload files and solve the challenge at the same time, then start the answer."""
+        """Start the answer: continuing the conversation's session when there is one, else in a new session."""
         plan = self.continuation(call)
         if plan is None or plan.owner not in (None, token):
             # A new session with the whole history as one prompt (another account cannot continue a session).
             plan = Plan(flatten(call.messages))
+        try:
+            return self._start(call, token, plan)
+        except GatewayError as error:
+            if error.code != INVALID_PARENT or not plan.continues:
+                raise
+            if plan.named:
+                raise failure(BadRequest(
+                    f"The web chat refuses to continue conversation_id '{plan.session_id}@{plan.parent_id}': that "
+                    "message cannot be continued (already answered, or unknown). Send the id of the latest answer, "
+                    "or leave conversation_id out to start anew.", param="conversation_id"),
+                    token_state=None, retryable=False) from None
+        # A resent history (a "regenerate") whose last answer the web chat will not continue again: the whole
+        # history goes to a new session, as for any conversation the gateway does not know.
+        log.info("request %s: %s refused to continue session %s at message %s; answering in a new session with "
+                 "the whole history", call.id, token.ref, plan.session_id, plan.parent_id)
+        return self._start(call, token, Plan(flatten(call.messages)))
+
+    def _start(self, call: ChatCall, token: Token, plan: Plan) -> WebStream:
+        """Create a session, upload files and solve the challenge at the same time, then start the answer."""
         attachments = self.attachments(call, plan.continues)
         if getattr(self.conversations, "shared", False):
             self._start_janitor()  # sessions of a worker that died are deleted by whichever is alive

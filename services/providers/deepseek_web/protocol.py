@@ -39,6 +39,7 @@ INVALID_POW_CODE = 40301
 OVERLOADED_CODES = {1001, 1201}
 UPLOAD_RATE_LIMIT_CODE = 7
 MUTED_BIZ_CODE = 5
+INVALID_MESSAGE_BIZ_CODE = 26   # the parent message cannot be continued (unknown, or already answered)
 BANNED_BIZ_CODES = {10: "banned (USER_IS_BANNED)", 11: "flagged as a risk device (RISK_DEVICE_DETECTED)"}
 RATE_LIMIT_WORDS = ("频率过快", "too frequent", "rate limit", "too many requests")
 
