@@ -64,6 +64,8 @@ class Settings:
     # Anthropic Messages: Claude model names -> ours, as `substring=model,...` (first match wins; empty means
     # every Claude model -> deepseek-chat, and requested thinking -> its reasoning variant).
     claude_model_map: str = ""
+    # Anthropic count_tokens: the most text (UTF-8 bytes) it counts; more is a 413 (counting costs CPU).
+    count_tokens_max_bytes: int = 1 << 20
     # OpenAI Responses: how long and how many stored responses `previous_response_id` can continue.
     response_store_seconds: float = 3600.0
     response_store_max: int = 1000
@@ -119,6 +121,8 @@ class Settings:
                               "FREESEEK_WEB_MAX_FILE_BYTES >= 1")
         if self.response_store_seconds <= 0 or self.response_store_max < 1:
             raise ConfigError("FREESEEK_RESPONSE_STORE_SECONDS must be positive, FREESEEK_RESPONSE_STORE_MAX >= 1")
+        if self.count_tokens_max_bytes < 1:
+            raise ConfigError("FREESEEK_COUNT_TOKENS_MAX_BYTES must be at least 1")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
 
