@@ -19,7 +19,8 @@ def essence(value: str) -> str:
     if match is None:
         raise ValueError(value)
     for parameter in parameters:
-        if not _PARAMETER.fullmatch(parameter.strip(_OWS)):
+        parameter = parameter.strip(_OWS)
+        if parameter and not _PARAMETER.fullmatch(parameter):  # an empty one is allowed ("image/png;")
             raise ValueError(value)
     return f"{match[1]}/{match[2]}".lower()
 

@@ -108,12 +108,13 @@ def test_a_file_name_with_line_breaks_stays_one_header(client, web):
 
 
 @pytest.mark.parametrize("value, kind", [("image/png", "image/png"), ("Text/Plain; Charset=UTF-8", "text/plain"),
-                                         ("application/ld+json;a=b;c=\"d e\"", "application/ld+json")])
+                                         ("application/ld+json;a=b;c=\"d e\"", "application/ld+json"),
+                                         ("image/jpeg;", "image/jpeg"), ("image/gif ; ;a=b", "image/gif")])
 def test_the_essence_of_a_media_type(value, kind):
     assert essence(value) == kind and is_media_type(value)
 
 
-@pytest.mark.parametrize("value", ["", "image", "image/", "/png", "image/png;", "image/png;a", "image/png;a=b c",
+@pytest.mark.parametrize("value", ["", "image", "image/", "/png", "image/png;a", "image/png;a=b c",
                                    "image/png\r\n", "imäge/png", "image/png;a=\"\r\n\"", None, 5])
 def test_what_is_not_a_media_type(value):
     assert not is_media_type(value)
