@@ -57,8 +57,9 @@ def error_message(response) -> str:
 
 
 @pytest.mark.parametrize("send", SENDERS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("media_type", [INJECTED, "image/png\nX-Injected: yes", "image/png\r\n", "image/png;x=\"a\r\nb\"",
-                                        "image/png\"; name=\"evil", "image /png", "image/pn g", "image"])
+@pytest.mark.parametrize("media_type", [INJECTED, "image/png\nX-Injected: yes", "image/png\r\n",
+                                        "image/png;x=\"a\r\nb\"", "image/png\"; name=\"evil", "image /png",
+                                        "image/pn g", "image"])
 def test_a_malformed_media_type_is_a_400_and_never_reaches_the_web_chat(client, web, send, media_type):
     response = send(client, media_type)
     response.get_data()
@@ -71,7 +72,8 @@ def test_a_malformed_media_type_is_a_400_and_never_reaches_the_web_chat(client, 
 
 
 @pytest.mark.parametrize("send", SENDERS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("media_type", ["video/mp4", "audio/mpeg", "image/svg+xml", "multipart/mixed", "message/rfc822"])
+@pytest.mark.parametrize("media_type", ["video/mp4", "audio/mpeg", "image/svg+xml", "multipart/mixed",
+                                        "message/rfc822"])
 def test_a_type_the_web_chat_does_not_read_is_a_400_naming_what_it_reads(client, web, send, media_type):
     response = send(client, media_type)
     response.get_data()
@@ -99,7 +101,8 @@ def test_a_good_media_type_is_uploaded_as_its_bare_type(client, web, send, media
 
 
 def test_a_file_name_with_line_breaks_stays_one_header(client, web):
-    part = {"type": "file", "file": {"filename": "a\r\nX-Injected: yes.txt", "file_data": f"data:text/plain;base64,{DATA}"}}
+    part = {"type": "file", "file": {"filename": "a\r\nX-Injected: yes.txt",
+                                     "file_data": f"data:text/plain;base64,{DATA}"}}
     response = client.post("/v1/chat/completions", headers={"Authorization": "Bearer webtok"}, json={
         "model": "deepseek-chat", "messages": [{"role": "user", "content": [part]}]})
     assert response.status_code == 200

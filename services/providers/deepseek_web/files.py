@@ -1,4 +1,4 @@
-"""Images and files sent with a request: read from the messages (links fetched by links.py), uploaded to the web chat."""
+"""Images and files sent with a request: read from the messages (links by links.py), uploaded to the web chat."""
 
 from __future__ import annotations
 
