@@ -115,8 +115,8 @@ class WebChat:
                     token_state=None, retryable=False) from None
         # A resent history (a "regenerate") whose last answer the web chat will not continue again: the whole
         # history goes to a new session, as for any conversation the gateway does not know.
-        log.info("request %s: %s refused to continue session %s at message %s; answering in a new session with "
-                 "the whole history", call.id, token.ref, plan.session_id, plan.parent_id)
+        log.info("request %s: the web chat refused to continue session %s at message %s (account %s); answering "
+                 "in a new session with the whole history", call.id, plan.session_id, plan.parent_id, token.ref)
         return self._start(call, token, Plan(flatten(call.messages)))
 
     def _start(self, call: ChatCall, token: Token, plan: Plan) -> WebStream:
