@@ -37,18 +37,15 @@ def test_conversation_id_and_automatic_continuation(gateway, web):
     client.chat.completions.create(model="deepseek-chat", messages=[{"role": "user", "content": "next"}],
                                    extra_body={"conversation_id": first.id})
     assert web.completions[-1]["parent"] == web.completions[-2]["message_id"]
-    # A history that ends with a fresh answer (first's was continued above, and the web chat continues a
-    # message once) continues that answer's session.
-    fresh = client.chat.completions.create(model="deepseek-chat", messages=MESSAGES)
-    history = MESSAGES + [{"role": "assistant", "content": fresh.choices[0].message.content},
+    history = MESSAGES + [{"role": "assistant", "content": first.choices[0].message.content},
                           {"role": "user", "content": "again"}]
     client.chat.completions.create(model="deepseek-chat", messages=history)
     last = web.completions[-1]
-    assert last["prompt"] == "again" and last["session"] == fresh.id.split("@")[0]
+    assert last["prompt"] == "again" and last["session"] == first.id.split("@")[0]
 
 
 def test_the_same_history_sent_twice_is_answered_twice(gateway, web):
-    client = sdk(gateway, "e2e-web-regen")
+    client = sdk(gateway, web.account("e2e-web-regen", parent_once=True))
     first = client.chat.completions.create(model="deepseek-chat", messages=MESSAGES)
     history = MESSAGES + [{"role": "assistant", "content": first.choices[0].message.content},
                           {"role": "user", "content": "once more"}]

@@ -2,8 +2,8 @@
 
 It checks the client's identity headers, every proof-of-work answer (with an independent DeepSeekHashV1),
 the completion body, continuation of cut answers and file uploads; it serves the old and current stream
-formats, refuses a second concurrent answer per account, refuses to continue one message twice (biz_code 26,
-as a "regenerate" of the same history asks), plays every scripted account state, and records what it
+formats, refuses a second concurrent answer per account, plays every scripted account state (one refuses to
+continue a message twice, biz_code 26, as a "regenerate" of the same history asks), and records what it
 received. Rule breaks land in `violations`. Streams come from tests/fakes/web_streams.py.
 """
 
@@ -200,7 +200,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         if request.headers.get("Referer") != f"{self.url}/a/chat/s/{session_id}":
             self.violations.append(f"completion Referer {request.headers.get('Referer')!r}")
         parent = body["parent_message_id"]
-        if parent is not None and (session_id, parent) in self._parents:
+        if parent is not None and account.parent_once and (session_id, parent) in self._parents:
             return w.biz_error(w.INVALID_MESSAGE_ID, "invalid message id")  # a message already answered
         refusal = self._answer_gate(account)
         if refusal is not None:

@@ -9,15 +9,17 @@ from tests.unit.test_web_app import HI, chat
 from tests.unit.web_fixtures import client, make_app  # noqa: F401 (fixtures)
 
 
-def answered_history(client) -> tuple[dict, list[dict]]:
-    """A first answer, and the history that continues it with a new user turn."""
+def answered_history(client, web) -> tuple[dict, list[dict]]:
+    """A first answer, and the history that continues it with a new user turn (on an account whose web chat
+    continues a message only once)."""
+    web.account("webtok", parent_once=True)
     first = chat(client, messages=HI).json
     return first, HI + [{"role": "assistant", "content": first["choices"][0]["message"]["content"]},
                         {"role": "user", "content": "tell me more"}]
 
 
 def test_the_same_history_twice_is_answered_twice(client, web, caplog):
-    first, history = answered_history(client)
+    first, history = answered_history(client, web)
     with caplog.at_level(logging.INFO, logger="freeseek"):
         replies = [chat(client, messages=history) for _ in range(2)]
     assert [r.status_code for r in replies] == [200, 200], replies[1].json
@@ -34,7 +36,7 @@ def test_the_same_history_twice_is_answered_twice(client, web, caplog):
 
 
 def test_a_regenerate_streams_too(client, web):
-    _, history = answered_history(client)
+    _, history = answered_history(client, web)
     assert chat(client, messages=history).status_code == 200
     response = chat(client, messages=history, stream=True)
     assert response.status_code == 200 and b"[DONE]" in response.get_data()
@@ -42,6 +44,7 @@ def test_a_regenerate_streams_too(client, web):
 
 
 def test_a_conversation_id_continued_twice_is_a_400_naming_it(client, web):
+    web.account("webtok", parent_once=True)
     first = chat(client, messages=HI).json
     again = [{"role": "user", "content": "and then?"}]
     assert chat(client, messages=again, conversation_id=first["id"]).status_code == 200
