@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from werkzeug.wrappers import Response
 
 from services.providers.deepseek_web import links
@@ -91,3 +93,29 @@ def test_a_slow_link_in_an_anthropic_request_is_anthropics_400(make_app, web, mo
     assert response.status_code == 400
     assert response.json["type"] == "error" and response.json["error"]["type"] == "invalid_request_error"
     assert "FREESEEK_WEB_FETCH_TIMEOUT" in response.json["error"]["message"] and web.requests == []
+
+
+class TypedImage(LoopbackServer):
+    """Serves PNG bytes under whatever Content-Type it is given."""
+
+    def __init__(self, content_type: str) -> None:
+        self.content_type = content_type
+        super().__init__()
+
+    def _wsgi(self, environ, start_response):
+        return Response(PNG, headers={"Content-Type": self.content_type})(environ, start_response)
+
+
+@pytest.mark.parametrize("content_type, status, sent", [
+    ("image/png; charset=binary", 200, "image/png"), ("IMAGE/JPEG", 200, "image/jpeg"),
+    ("video/mp4", 400, None), ("image/png, text/html", 400, None)])
+def test_a_linked_files_content_type_is_checked_like_an_inline_one(client, web, monkeypatch, content_type, status,
+                                                                   sent):
+    monkeypatch.setattr(links, "is_public", lambda address: address == "127.0.0.1")
+    with TypedImage(content_type) as host:
+        response = chat(client, messages=with_parts(image_part(host.root + "/picture")))
+    assert response.status_code == status, response.json
+    if sent:
+        assert web.uploads[-1]["content_type"] == sent and web.uploads[-1]["file_name"].startswith("picture.")
+    else:
+        assert "Content-Type" in response.json["error"]["message"] and web.uploads == []
