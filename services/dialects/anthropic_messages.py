@@ -211,7 +211,7 @@ class AnthropicMessages:
         text = flat_text(call)
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > self.max_count_bytes:
-            # Counting costs about 2-5 s of CPU a megabyte; more text than this fits no model's context anyway.
+            # Counting costs seconds of CPU a megabyte (more for text of few repeats); more fits no model's context.
             raise PayloadTooLarge(f"count_tokens counts at most {self.max_count_bytes} bytes of text "
                                   f"(FREESEEK_COUNT_TOKENS_MAX_BYTES); this request has {size}.", param="messages")
         return {"input_tokens": self.counter.count(text)}
