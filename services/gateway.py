@@ -81,7 +81,7 @@ class Gateway:
         self.relay = Relay(settings, MeteredPool(self.pool, self.metrics), self.adapters.__getitem__)
         self.completions = Completions(settings, self.registry, self.relay, self.counter, self.metrics)
         # The dialects besides OpenAI Chat (whose body already is the internal call).
-        self.anthropic = AnthropicMessages(settings.claude_model_map, self.counter)
+        self.anthropic = AnthropicMessages(settings.claude_model_map, self.counter, settings.count_tokens_max_bytes)
         self.responses = OpenAIResponses(self.state.responses(), self.state.keys.caller,
                                          self.metrics.response_not_stored)
         self.token_checker = TokenChecker(self.registry, self.adapters.__getitem__, self.pool)

@@ -81,6 +81,8 @@ class Settings:
     # Anthropic Messages: Claude model names -> ours, as `substring=model,...` (first match wins; empty means
     # every Claude model -> deepseek-chat, and requested thinking -> its reasoning variant).
     claude_model_map: str = ""
+    # Anthropic count_tokens: the most text (UTF-8 bytes) it counts; more is a 413 (counting costs CPU).
+    count_tokens_max_bytes: int = 1 << 20
     # OpenAI Responses: how long, how many and how many bytes of stored responses `previous_response_id` can
     # continue, in total and per caller (per presented credential), the same in memory and on Redis.
     response_store_seconds: float = 3600.0
@@ -154,6 +156,8 @@ class Settings:
                               "FREESEEK_WEB_DELETE_GAP_SECONDS must be >= 0 (0 turns a limit off)")
         if not 0 < self.web_penalty_factor <= 1:
             raise ConfigError("FREESEEK_WEB_PENALTY_FACTOR must be above 0 and at most 1")
+        if self.count_tokens_max_bytes < 1:
+            raise ConfigError("FREESEEK_COUNT_TOKENS_MAX_BYTES must be at least 1")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
 

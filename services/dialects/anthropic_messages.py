@@ -8,7 +8,7 @@ from services.chat_call import ChatCall
 from services.dialects.anthropic_request import (DEFAULT_CLAUDE_MAP, flat_text, parse_model_map, to_call,
                                                  tool_use_id)
 from services.dialects.base import Renderer
-from services.errors import GatewayError
+from services.errors import GatewayError, PayloadTooLarge
 from services.events import Text, ToolCallDelta, Usage
 from services.sse import data_event
 
@@ -196,9 +196,10 @@ def _input(arguments: str) -> dict:
 class AnthropicMessages:
     """The dialect's entry: a Messages body to the internal call and its renderer, and token counts."""
 
-    def __init__(self, model_map: str, counter):
+    def __init__(self, model_map: str, counter, max_count_bytes: int = 1 << 20):
         self.model_map = parse_model_map(model_map or DEFAULT_CLAUDE_MAP)
         self.counter = counter
+        self.max_count_bytes = max_count_bytes
 
     def prepare(self, body: dict) -> tuple[ChatCall, MessagesRenderer]:
         """Read a validated Messages body as the internal call, with the renderer that answers it."""
@@ -208,4 +209,10 @@ class AnthropicMessages:
     def count_tokens(self, body: dict) -> dict:
         """`{"input_tokens": N}`: the flattened request counted with DeepSeek's tokenizer."""
         call = to_call({**body, "max_tokens": 1, "stream": False}, self.model_map)
-        return {"input_tokens": self.counter.count(flat_text(call))}
+        text = flat_text(call)
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > self.max_count_bytes:
+            # Counting costs seconds of CPU a megabyte (more for text of few repeats); more fits no model's context.
+            raise PayloadTooLarge(f"count_tokens counts at most {self.max_count_bytes} bytes of text "
+                                  f"(FREESEEK_COUNT_TOKENS_MAX_BYTES); this request has {size}.", param="messages")
+        return {"input_tokens": self.counter.count(text)}

@@ -7,6 +7,7 @@ import uuid
 
 from services.chat_call import ChatCall
 from services.errors import BadRequest
+from services.media_types import is_media_type
 from services.models import parse_model
 from services.prompt import flatten
 from services.tools.history import orphan_result
@@ -183,7 +184,11 @@ def _part(block: dict, where: str) -> dict:
     if kind == "text" and isinstance(source.get("data"), str):
         return {"type": "text", "text": source["data"]}
     if kind == "base64" and isinstance(source.get("data"), str):
-        url = f"data:{source.get('media_type') or 'application/octet-stream'};base64,{source['data']}"
+        media_type = source.get("media_type") or "application/octet-stream"
+        if not is_media_type(media_type):  # it becomes an upload's Content-Type on the web chat
+            raise BadRequest(f"Invalid '{where}.source.media_type': not a media type such as image/png.",
+                             param=f"{where}.source.media_type")
+        url = f"data:{media_type};base64,{source['data']}"
     elif kind == "url" and isinstance(source.get("url"), str):
         url = source["url"]
     else:

@@ -2,8 +2,9 @@
 
 It checks the client's identity headers, every proof-of-work answer (with an independent DeepSeekHashV1),
 the completion body, continuation of cut answers and file uploads; it serves the old and current stream
-formats, refuses a second concurrent answer per account, plays every scripted account state, and records
-what it received. Rule breaks land in `violations`. Streams come from tests/fakes/web_streams.py.
+formats, refuses a second concurrent answer per account, plays every scripted account state (one refuses to
+continue a message twice, biz_code 26, as a "regenerate" of the same history asks), and records what it
+received. Rule breaks land in `violations`. Streams come from tests/fakes/web_streams.py.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         self._active: dict[str, int] = {}              # token -> 1 while an answer streams
         self._next_message: dict[str, int] = {}        # session -> last message id
         self._cut: dict[str, dict] = {}                # session -> {"message_id", "turn"} of its cut answer
+        self._parents: set[tuple[str, int]] = set()    # (session, message id) already continued: not again
         self._counts: dict[tuple[str, str], int] = {}  # (token, what) -> how many so far
         self._files: dict[str, dict] = {}
         self._lock = threading.Lock()
@@ -204,6 +206,9 @@ class FakeWebChat(FileStore, LoopbackServer):
             return w.biz_error(40400, "chat session not found")
         if request.headers.get("Referer") != f"{self.url}/a/chat/s/{session_id}":
             self.violations.append(f"completion Referer {request.headers.get('Referer')!r}")
+        parent = body["parent_message_id"]
+        if parent is not None and account.parent_once and (session_id, parent) in self._parents:
+            return w.biz_error(w.INVALID_MESSAGE_ID, "invalid message id")  # a message already answered
         refusal = self._answer_gate(account)
         if refusal is not None:
             return refusal
@@ -218,7 +223,9 @@ class FakeWebChat(FileStore, LoopbackServer):
         message_id = self._begin(token, session_id)
         if message_id is None:
             return w.biz_error(40302, "a reply is already being generated")
-        self.completions.append({"token": token, "session": session_id, "parent": body["parent_message_id"],
+        if parent is not None:
+            self._parents.add((session_id, parent))
+        self.completions.append({"token": token, "session": session_id, "parent": parent,
                                  "prompt": body["prompt"], "thinking": body["thinking_enabled"],
                                  "search": body["search_enabled"], "message_id": message_id,
                                  "model_type": body["model_type"], "ref_file_ids": files,

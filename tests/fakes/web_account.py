@@ -56,6 +56,9 @@ class Account:
     continue_pow: bool = False        # continue answers 40301 unless it carries a valid PoW header
     continue_new_message: bool = False  # a continue's ready names a new message id (fallback_to_resume)
     continue_fails: int = 0           # this many continue calls end without any status (a failure)
+    # A completion whose parent_message_id was already continued (a "regenerate" of the same history) is refused
+    # with biz_code 26 "invalid message id", as a reviewer's web chat did; off, the service branches.
+    parent_once: bool = False
     # Files.
     pending_polls: int = 1            # fetch_files says PENDING this many times per file, then SUCCESS
     failed_upload: int | None = None  # the account's Nth upload (0-based) ends FAILED instead of SUCCESS

@@ -25,6 +25,9 @@ class FileStore:
             self.violations.append(f"upload parts {list(request.files)!r}, not one named 'file'")
             return w.biz_error(40000, "one file part named 'file' expected")
         part = parts[0]
+        extra = [name for name in part.headers.keys() if name.lower() not in ("content-disposition", "content-type")]
+        if extra:
+            self.violations.append(f"upload part headers {extra!r} besides Content-Disposition and Content-Type")
         data = part.read()
         if request.headers.get("x-file-size") != str(len(data)):
             self.violations.append(f"x-file-size {request.headers.get('x-file-size')!r} for {len(data)} bytes")
@@ -38,7 +41,8 @@ class FileStore:
                                 "polls": 0, "status": "PENDING", "inserted_at": now,
                                 "final": "FAILED" if index == account.failed_upload else "SUCCESS"}
         self.uploads.append({"token": token, "file_name": part.filename, "content_type": part.content_type,
-                             "bytes": data, "id": file_id, "thinking": request.headers.get("x-thinking-enabled")})
+                             "bytes": data, "id": file_id, "part_headers": dict(part.headers),
+                             "thinking": request.headers.get("x-thinking-enabled")})
         return w.ok(self._file_view(file_id))
 
     def _fetch_files(self, request: Request, token: str, account: Account) -> Response:

@@ -29,6 +29,7 @@ POW_HEADER = "X-Ds-Pow-Response"
 COMPLETION_FIELDS = ("chat_session_id", "parent_message_id", "model_type", "prompt", "ref_file_ids",
                      "thinking_enabled", "search_enabled", "action", "preempt", "source")
 MODEL_TYPES = ("default", "expert")
+INVALID_MESSAGE_ID = 26   # biz_code: the parent message cannot be continued (unknown, or already answered)
 RATE_LIMIT_TEXT = "您的请求频率过快，请稍后再试 (too frequent)"
 
 

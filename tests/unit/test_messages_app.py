@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.unit.test_responses_app import named_events
 
 HELLO = [{"role": "user", "content": "hello claude"}]
@@ -97,3 +99,62 @@ def test_unknown_routes_and_methods_under_messages_answer_in_anthropics_shape(cl
                                                                                        "invalid_request_error")
     assert client.get("/v1/messages").headers["Allow"]
     assert "type" not in client.get("/v1/unknown").json   # OpenAI's shape elsewhere
+
+
+def counted_texts(app) -> list[str]:
+    """Record the texts the app's token counter is asked to count."""
+    texts, counter = [], app.extensions["freeseek"].anthropic.counter
+    real = counter.count
+    counter.count = lambda text: texts.append(text) or real(text)
+    return texts
+
+
+def count(client, headers: dict, text: str = "hello claude"):
+    return client.post("/v1/messages/count_tokens", headers=headers,
+                       json={"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": text}]})
+
+
+BIG = "lorem ipsum dolor " * 400_000   # 7.2 MB: about 12 s of counting on a 2-core box
+
+
+@pytest.mark.parametrize("env, headers", [
+    ({}, {}),
+    ({}, {"Authorization": "Basic dXNlcjpwYXNz"}),
+    ({}, {"Authorization": "Bearer  ,  ,"}),
+    ({}, {"x-api-key": "  "}),
+    ({"FREESEEK_TOKENS": "webtok", "FREESEEK_API_KEYS": "the-key"}, {"x-api-key": "not-the-key"}),
+    ({"FREESEEK_TOKENS": "webtok", "FREESEEK_API_KEYS": "the-key"}, {"Authorization": "Bearer webtok"}),
+])
+def test_count_tokens_without_a_usable_credential_is_a_401_and_counts_nothing(make_app, env, headers):
+    app = make_app(**env)
+    texts = counted_texts(app)
+    response = count(app.test_client(), headers, BIG)
+    assert response.status_code == 401
+    assert response.json["type"] == "error" and response.json["error"]["type"] == "authentication_error"
+    assert texts == []
+
+
+def test_count_tokens_counts_for_a_caller_with_a_credential(make_app):
+    app = make_app(FREESEEK_TOKENS="webtok", FREESEEK_API_KEYS="the-key")
+    texts = counted_texts(app)
+    response = count(app.test_client(), {"x-api-key": "the-key"})
+    assert response.status_code == 200 and response.json["input_tokens"] > 0 and len(texts) == 1
+
+
+def test_count_tokens_refuses_more_text_than_its_limit_with_a_413_naming_it(make_app):
+    app = make_app()
+    texts = counted_texts(app)
+    response = count(app.test_client(), {"x-api-key": "any-token"}, BIG)
+    assert response.status_code == 413 and texts == []
+    error = response.json["error"]
+    assert response.json["type"] == "error" and error["type"] == "request_too_large"
+    assert "FREESEEK_COUNT_TOKENS_MAX_BYTES" in error["message"] and str(1 << 20) in error["message"]
+
+
+def test_the_count_tokens_limit_is_a_setting(make_app):
+    app = make_app(FREESEEK_COUNT_TOKENS_MAX_BYTES="2000")
+    texts = counted_texts(app)
+    client = app.test_client()
+    assert count(client, {"x-api-key": "any-token"}, "x" * 1900).status_code == 200 and len(texts) == 1
+    response = count(client, {"x-api-key": "any-token"}, "é" * 1100)   # 2,200 bytes of UTF-8
+    assert response.status_code == 413 and "2000 bytes" in response.json["error"]["message"] and len(texts) == 1

@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from services.providers.deepseek_web import files
+from services.providers.deepseek_web import files, links
 from tests.fakes.loopback import LoopbackServer
 from tests.unit.web_fixtures import client, make_app  # noqa: F401 (fixtures)
 from tests.unit.test_web_app import chat as send
@@ -111,7 +111,7 @@ def test_a_link_on_a_loopback_address_is_never_fetched(client, web):
 
 def test_a_public_link_is_fetched_and_uploaded(client, web, monkeypatch):
     # Tests cannot reach a public server, so 127.0.0.1 plays one here; every other address stays private.
-    monkeypatch.setattr(files, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(links, "is_public", lambda address: address == "127.0.0.1")
     with ImageHost() as host:
         assert chat(client, messages=with_parts(image_part(host.root + "/cat.png"))).status_code == 200
     assert (web.uploads[-1]["bytes"], web.uploads[-1]["content_type"], web.uploads[-1]["file_name"]) == (
@@ -119,13 +119,13 @@ def test_a_public_link_is_fetched_and_uploaded(client, web, monkeypatch):
 
 
 def test_a_redirect_to_a_private_address_is_refused_at_the_connection(client, web, monkeypatch):
-    monkeypatch.setattr(files, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(links, "is_public", lambda address: address == "127.0.0.1")
     with ImageHost(host="127.0.0.2") as private:
         # The same machine under another loopback address stands for a private server.
         with ImageHost(redirect_to=private.root + "/secret.png") as public:
             response = chat(client, messages=with_parts(image_part(public.root + "/redirect")))
             assert response.status_code == 400 and public.hits == 1 and private.hits == 0
-        monkeypatch.setattr(files, "is_public", lambda address: True)
+        monkeypatch.setattr(links, "is_public", lambda address: True)
         with ImageHost(redirect_to=private.root + "/secret.png") as public:  # the check is what refused it
             assert chat(client, messages=with_parts(image_part(public.root + "/redirect"))).status_code == 200
         assert private.hits == 1
@@ -144,7 +144,7 @@ def test_automatic_continuation_works_for_messages_with_images(client, web):
 
 
 def test_failover_does_not_fetch_a_link_twice(client, web, monkeypatch):
-    monkeypatch.setattr(files, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(links, "is_public", lambda address: address == "127.0.0.1")
     web.account("deadfirst", state="dead")
     with ImageHost() as host:
         response = chat(client, tokens="deadfirst,secondok", messages=with_parts(image_part(host.root + "/a.png")))
@@ -172,7 +172,7 @@ def test_uploads_of_one_request_run_at_the_same_time(make_app, web, monkeypatch)
     ("64:ff9b::a9fe:a9fe", False), ("2002:a9fe:a9fe::1", False), ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),
     ("fec0::1", False), ("fe80::1%eth0", False), ("224.0.0.1", False), ("not an address", False)])
 def test_only_public_addresses_count_as_public(address, public):
-    assert files.is_public(address) is public
+    assert links.is_public(address) is public
 
 
 @pytest.mark.parametrize("url", ["http://[::1", "http://\u2100.com/a.png", "http://2130706433/a.png",
@@ -183,7 +183,7 @@ def test_unparsable_or_disguised_local_links_are_a_400(client, web, url):
 
 
 def test_a_dripping_link_meets_its_deadline(make_app, web, monkeypatch):
-    monkeypatch.setattr(files, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(links, "is_public", lambda address: address == "127.0.0.1")
 
     class Drip(ImageHost):
         def _wsgi(self, environ, start_response):

@@ -11,15 +11,16 @@ import requests
 
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import Forbidden, Unauthorized
+from services.errors import BadRequest, Forbidden, GatewayError, Unauthorized
 from services.prompt import flatten, message_text
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.answer import WebStream
 from services.providers.deepseek_web.background import Background
-from services.providers.deepseek_web.calls import WebCalls, until_text
+from services.providers.deepseek_web.calls import INVALID_PARENT, WebCalls, until_text
 from services.providers.deepseek_web.conversations import Conversations
 from services.providers.deepseek_web.drift import Drift
-from services.providers.deepseek_web.files import Attachment, LinkFetcher, collect, upload_all
+from services.providers.deepseek_web.files import Attachment, collect, upload_all
+from services.providers.deepseek_web.links import LinkFetcher
 from services.providers.failures import connection_failed, failure
 from services.providers.http_body import HttpBody
 from services.providers.registry import Provider
@@ -36,6 +37,7 @@ class Plan:
     session_id: str | None = None
     parent_id: int | None = None
     owner: Token | None = None
+    named: bool = False   # the client named it (conversation_id), rather than resending a known history
 
     @property
     def continues(self) -> bool:
@@ -69,39 +71,61 @@ class WebChat:
         if isinstance(conversation_id, str) and "@" in conversation_id:
             session_id, _, message_id = conversation_id.rpartition("@")
             if session_id and message_id.isdigit():
-                return Plan(last_user, session_id, int(message_id), self.conversations.owner(session_id))
+                return Plan(last_user, session_id, int(message_id), self.conversations.owner(session_id), True)
         turn = self.conversations.match(call.messages)
         if turn is not None:
             return Plan(last_user, turn.session_id, turn.message_id, turn.token)
         return None
 
     def pin(self, call: ChatCall, tokens: list[Token]) -> list[Token]:
-        """A continuation must stay on the account that owns its session."""
+        """A continuation must stay on the account that owns its session; its images and files are read now."""
         plan = self.continuation(call)
         owner = plan.owner if plan else None
+        # Read (and fetch, if linked) before any account is leased: a slow link holds no account while it loads,
+        # and a bad file is the client's 400 at once. open() below decides the same way, so it finds them read.
+        self.attachments(call, plan is not None and (owner is None or owner in tokens))
         return [owner] if owner is not None and owner in tokens else tokens
 
     def model_type(self, call: ChatCall) -> str:
         """The web chat's model for this request: its standard one, or "expert" for expert/pro names."""
         return self.settings.web_expert_model_type if call.model.expert else self.settings.web_model_type
 
-    def attachments(self, call: ChatCall, plan: Plan) -> list[Attachment]:
+    def attachments(self, call: ChatCall, continues: bool) -> list[Attachment]:
         """The images and files to upload: the new turn's when continuing, else the whole history's."""
-        key = ("deepseek-web attachments", plan.continues)
+        key = ("deepseek-web attachments", continues)
         if key not in call.extracted:  # read once per request: a failover does not fetch links again
-            call.extracted[key] = collect(call.messages[-1:] if plan.continues else call.messages, self.settings,
+            call.extracted[key] = collect(call.messages[-1:] if continues else call.messages, self.settings,
                                           self.fetcher)
         return call.extracted[key]
 
     # ---- the answer --------------------------------------------------------------------------------
 
     def open(self, call: ChatCall, token: Token) -> WebStream:
-        """Create a session, upload files and solve the challenge at the same time, then start the answer."""
+        """Start the answer: continuing the conversation's session when there is one, else in a new session."""
         plan = self.continuation(call)
         if plan is None or plan.owner not in (None, token):
             # A new session with the whole history as one prompt (another account cannot continue a session).
             plan = Plan(flatten(call.messages))
-        attachments = self.attachments(call, plan)
+        try:
+            return self._start(call, token, plan)
+        except GatewayError as error:
+            if error.code != INVALID_PARENT or not plan.continues:
+                raise
+            if plan.named:
+                raise failure(BadRequest(
+                    f"The web chat refuses to continue conversation_id '{plan.session_id}@{plan.parent_id}': that "
+                    "message cannot be continued (already answered, or unknown). Send the id of the latest answer, "
+                    "or leave conversation_id out to start anew.", param="conversation_id"),
+                    token_state=None, retryable=False) from None
+        # A resent history (a "regenerate") whose last answer the web chat will not continue again: the whole
+        # history goes to a new session, as for any conversation the gateway does not know.
+        log.info("request %s: the web chat refused to continue session %s at message %s (account %s); answering "
+                 "in a new session with the whole history", call.id, plan.session_id, plan.parent_id, token.ref)
+        return self._start(call, token, Plan(flatten(call.messages)))
+
+    def _start(self, call: ChatCall, token: Token, plan: Plan) -> WebStream:
+        """Create a session, upload files and solve the challenge at the same time, then start the answer."""
+        attachments = self.attachments(call, plan.continues)
         if getattr(self.conversations, "shared", False):
             self._start_janitor()  # sessions of a worker that died are deleted by whichever is alive
         cancel = threading.Event()

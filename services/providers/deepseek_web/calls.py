@@ -19,6 +19,7 @@ from services.providers.registry import Provider
 from services.settings import Settings
 
 INVALID_POW = "invalid_pow"   # the code of the error that earns one fresh challenge on the same account
+INVALID_PARENT = "invalid_parent_message"   # the code of a refused parent message id (not the account's fault)
 FETCH = object()              # with_pow: fetch the first challenge too
 # Challenges are typically 144,000 tries (~0.1 s); far larger ones would tie up a solver thread that cannot
 # be interrupted, so they are refused.
@@ -121,6 +122,9 @@ class WebCalls:
                            token_state="rest", retryable=True)
         if where == "biz" and code == p.MUTED_BIZ_CODE:
             return self.muted(token, data.get("mute_until"))
+        if where == "biz" and code == p.INVALID_MESSAGE_BIZ_CODE:
+            return failure(UpstreamError(f"{name}: the web chat refused the parent message id (biz {code}).",
+                                         code=INVALID_PARENT), token_state=None, retryable=False)
         if where == "biz" and code in p.BANNED_BIZ_CODES:
             return failure(Forbidden(f"{name}: account {ref} is {p.BANNED_BIZ_CODES[code]} by DeepSeek.",
                                      code="account_banned"), token_state="dead", retryable=True)

@@ -39,6 +39,7 @@ INVALID_POW_CODE = 40301
 OVERLOADED_CODES = {1001, 1201}
 UPLOAD_RATE_LIMIT_CODE = 7
 MUTED_BIZ_CODE = 5
+INVALID_MESSAGE_BIZ_CODE = 26   # the parent message cannot be continued (unknown, or already answered)
 BANNED_BIZ_CODES = {10: "banned (USER_IS_BANNED)", 11: "flagged as a risk device (RISK_DEVICE_DETECTED)"}
 RATE_LIMIT_WORDS = ("频率过快", "too frequent", "rate limit", "too many requests")
 
@@ -139,6 +140,10 @@ LEGACY_THINKING, LEGACY_SEARCH = "thinking", "search_result"
 CUT_REASON = "generation_err"
 UNSUPPORTED_CLIENT = "unsupported_client_by_model"
 HINT_RATE_LIMIT, HINT_INPUT_TOO_LONG = "rate_limit", "input_exceeds_limit"
+# What an upload may be (its part's Content-Type): the images the web chat reads text in, and documents
+# (text of any kind, PDF, office files; application/octet-stream for a file of no stated type).
+UPLOAD_IMAGE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp"}
+UPLOAD_DOCUMENT_KINDS = ("text/", "application/")
 # File states reported by fetch_files.
 FILE_READY, FILE_FAILED = "SUCCESS", "FAILED"
 
