@@ -1,0 +1,106 @@
+"""Large tool-call arguments: `python -m bench.sieve_scale`.
+
+1. The streaming sieve alone, fed a write_file call whose CDATA content is 1, 2, 4 and 8 MB, in 64-character
+   pieces: seconds per MB (constant when the work is linear).
+2. freeseek under gunicorn with one gevent worker, on the fake web chat, streaming a call with a 4 MB
+   argument (in 1 KB pieces), while `GET /ping` is asked on the same worker again and again: the slowest
+   and the 99th-percentile answer.
+Prints a markdown table to paste into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import requests
+
+MB = 1024 * 1024
+WRITE = {"type": "function", "function": {"name": "write_file", "parameters": {
+    "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}}}
+
+
+def big_answer(size: int) -> str:
+    """An answer writing `size` characters of code (with <, >, quotes and backslashes) to a file."""
+    line = 'if a < b and c > d: print("<x>", \'\\\\\', b)\n'
+    content = (line * (size // len(line) + 1))[:size]
+    return ("Writing it.\n<tool_calls>\n<invoke name=\"write_file\">\n<parameter name=\"path\">a.py</parameter>\n"
+            f"<parameter name=\"content\"><![CDATA[{content}]]></parameter>\n</invoke>\n</tool_calls>")
+
+
+def sieve_alone(sizes=(1, 2, 4, 8), piece: int = 64) -> list[dict]:
+    """Seconds (and seconds per MB) the sieve takes over a call of each size, fed in small pieces."""
+    from services.tools.request import ToolRequest
+    from services.tools.sieve import ToolSieve
+    rows = []
+    for mb in sizes:
+        text = big_answer(mb * MB)
+        sieve = ToolSieve(ToolRequest.from_body({"tools": [WRITE]}))
+        started = time.perf_counter()
+        for i in range(0, len(text), piece):
+            sieve.feed(text[i:i + piece])
+        sieve.flush()
+        seconds = time.perf_counter() - started
+        assert len(sieve.calls) == 1 and len(json.loads(sieve.calls[0].arguments)["content"]) == mb * MB
+        rows.append({"mb": mb, "seconds": seconds, "seconds_per_mb": seconds / mb, "scanned_per_char":
+                     sieve.scanned / len(text)})
+    return rows
+
+
+def ping_during_large_call(mb: int = 4, piece: int = 1024) -> dict:
+    """Stream a call with an `mb` MB argument through one gunicorn worker while pinging that worker."""
+    from bench.contestants import start_gateway
+    from tests.fakes.deepseek_web import FakeWebChat
+    text = big_answer(mb * MB)
+    pieces = [text[i:i + piece] for i in range(0, len(text), piece)]
+    with FakeWebChat(difficulty=100) as web, tempfile.TemporaryDirectory() as workdir:
+        web.account("bench-big", text=lambda prompt: pieces)
+        gateway = start_gateway(Path(workdir), SimpleNamespace(port=9), web.url)
+        base = f"http://127.0.0.1:{gateway.port}"
+        try:
+            requests.get(base + "/ping", timeout=10)
+            done, result = threading.Event(), {}
+
+            def call() -> None:
+                started = time.perf_counter()
+                reply = requests.post(base + "/v1/chat/completions", timeout=600,
+                                      headers={"Authorization": "Bearer bench-big"},
+                                      json={"model": "deepseek-chat", "tools": [WRITE],
+                                            "messages": [{"role": "user", "content": "write a.py"}]})
+                message = reply.json()["choices"][0]["message"]
+                arguments = json.loads(message["tool_calls"][0]["function"]["arguments"])
+                result.update(seconds=time.perf_counter() - started, exact=len(arguments["content"]) == mb * MB)
+                done.set()
+
+            threading.Thread(target=call, daemon=True).start()
+            pings = []
+            while not done.is_set():
+                started = time.perf_counter()
+                requests.get(base + "/ping", timeout=60)
+                pings.append(time.perf_counter() - started)
+                done.wait(0.02)
+        finally:
+            gateway.stop()
+    pings.sort()
+    return {"mb": mb, "call_seconds": result["seconds"], "exact": result["exact"], "pings": len(pings),
+            "ping_max_ms": pings[-1] * 1000, "ping_p99_ms": pings[int(len(pings) * 0.99) - 1] * 1000}
+
+
+def main() -> None:
+    rows = sieve_alone()
+    print("| argument | sieve seconds | seconds per MB | characters looked at per character |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['mb']} MB | {row['seconds']:.2f} | {row['seconds_per_mb']:.2f} | {row['scanned_per_char']:.2f} |")
+    ping = ping_during_large_call()
+    print(f"\n{ping['mb']} MB argument through one gunicorn gevent worker: call answered in "
+          f"{ping['call_seconds']:.1f} s (arguments exact: {ping['exact']}); {ping['pings']} `/ping`s meanwhile, "
+          f"slowest {ping['ping_max_ms']:.0f} ms, p99 {ping['ping_p99_ms']:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
