@@ -18,6 +18,7 @@ from services.store.memory import MemoryStore
 from services.tools.history import plain_messages, with_block
 from services.tools.prompt import tool_block
 from services.tools.sieve import ToolSieve
+from services.tools.stops import StoppedStream, stop_sequences
 
 MEMORY_LIMIT = 10000   # call ids and sessions remembered per worker when nothing is shared
 PAUSE_AFTER = 0.01      # seconds of reading a fast upstream before a pause for the worker's other streams
@@ -75,6 +76,9 @@ class ToolEmulation:
         """Open the upstream answer on the plain prompt, read back through the sieve."""
         prepared = self.prepare(call)
         stream = self.inner.open(prepared, token)
+        stops = stop_sequences(call.body.get("stop"))
+        if stops:   # the web chat has no stop sequences: the text is cut here, before the sieve reads it
+            stream = StoppedStream(stream, stops)
         if not call.tools.active:
             return stream
         return EmulatedStream(stream, call, self.memory, _digest(tool_block(call.tools)))
