@@ -5,7 +5,7 @@
 2. freeseek under gunicorn with one gevent worker, on the fake web chat, streaming a call with a 4 MB
    argument (in 1 KB pieces), while `GET /ping` is asked on the same worker again and again: the slowest
    and the 99th-percentile answer.
-Prints a markdown table to paste into docs/benchmarks.md.
+Run alone it prints the report's section; `python -m bench` (or `--only tools`) puts it in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -90,17 +90,28 @@ def ping_during_large_call(mb: int = 4, piece: int = 1024) -> dict:
             "ping_max_ms": pings[-1] * 1000, "ping_p99_ms": pings[int(len(pings) * 0.99) - 1] * 1000}
 
 
-def main() -> None:
-    rows = sieve_alone()
-    print("| argument | sieve seconds | seconds per MB | characters looked at per character |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['mb']} MB | {row['seconds']:.2f} | {row['seconds_per_mb']:.2f} | {row['scanned_per_char']:.2f} |")
-    ping = ping_during_large_call()
-    print(f"\n{ping['mb']} MB argument through one gunicorn gevent worker: call answered in "
-          f"{ping['call_seconds']:.1f} s (arguments exact: {ping['exact']}); {ping['pings']} `/ping`s meanwhile, "
-          f"slowest {ping['ping_max_ms']:.0f} ms, p99 {ping['ping_p99_ms']:.0f} ms")
+def run(quick: bool = False) -> dict:
+    """Both measurements (smaller in a quick run), for the report."""
+    return {"sieve": sieve_alone((1, 2) if quick else (1, 2, 4, 8)), "ping": ping_during_large_call(1 if quick else 4)}
+
+
+def lines(large: dict | None) -> list[str]:
+    """The report's section on large arguments."""
+    if not large:
+        return []
+    ping = large["ping"]
+    out = ["", "### Large arguments", "",
+           "The streaming sieve alone, fed a `write_file` call whose CDATA content (code with `<`, `>`, quotes and "
+           "backslashes) is this large, in 64-character pieces (`python -m bench.sieve_scale`):", "",
+           "| argument | seconds | seconds per MB | characters looked at per character |", "|---|---|---|---|"]
+    out += [f"| {r['mb']} MB | {r['seconds']:.2f} | {r['seconds_per_mb']:.2f} | {r['scanned_per_char']:.2f} |"
+            for r in large["sieve"]]
+    out += ["", f"Through freeseek under gunicorn with one gevent worker, on the fake web chat: a {ping['mb']} MB "
+            f"argument in 1 KB pieces, answered whole in {ping['call_seconds']:.1f} s (most of it counting the "
+            f"answer's tokens; arguments exact: {ping['exact']}), while `GET /ping` was asked {ping['pings']} times "
+            f"on the same worker: slowest {ping['ping_max_ms']:.0f} ms, p99 {ping['ping_p99_ms']:.0f} ms."]
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    print("\n".join(lines(run())))

@@ -52,7 +52,7 @@ def run(stride: int = 1) -> dict:
     from tests.fakes.deepseek_web import FakeWebChat
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     rows: dict[str, dict] = {}
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with FakeWebChat(difficulty=100) as web:
         app = create_app({"env": {"FREESEEK_WEB_DELETE_SESSIONS": "false", "FREESEEK_LOG_LEVEL": "WARNING"},
                           "providers": {"deepseek-web": {"base_url": web.url}}})
@@ -75,8 +75,9 @@ def run(stride: int = 1) -> dict:
                     row["text_changed"] += content != text
     totals = {key: sum(r[key] for r in rows.values()) for key in next(iter(rows.values()))}
     calls_expected = sum(r["answers"] for case, r in rows.items() if not case.startswith("not_a_call"))
-    return {"stride": stride, "seconds": time.monotonic() - started,
-            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(time.time() - (time.monotonic() - started))),
+    seconds = time.monotonic() - started
+    return {"stride": stride, "seconds": seconds, "drift": drift(stride),
+            "started": started_at,
             "cases": rows, "totals": totals,
             "call_answers": calls_expected, "recovered_pct": 100 * totals["recovered"] / max(1, calls_expected)}
 

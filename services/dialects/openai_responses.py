@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 
 from services.chat_call import ChatCall
 from services.dialects.base import Renderer
-from services.dialects.responses_items import call_item, message_item, new_id, reasoning_item, usage_of
+from services.dialects.responses_items import (custom_input, message_item, new_id, reasoning_item, tool_call_item,
+                                              usage_of)
 from services.dialects.responses_request import to_call
 from services.dialects.responses_tools import read_tools
 from services.errors import GatewayError, NotFound
@@ -90,17 +90,8 @@ class ResponsesRenderer(Renderer):
         return output + [self._call_item(call, status) for call in self.calls()]
 
     def _call_item(self, call: dict, status: str) -> dict:
-        """A call as the client's item: `function_call` (with its namespace) or a custom tool's `custom_tool_call`."""
-        tool = self.tools.offered.get(call["function"]["name"])
-        if tool is not None and tool.custom:
-            item = {"type": "custom_tool_call", "id": new_id("ctc_"), "call_id": call["id"], "name": tool.name,
-                    "input": _custom_input(call["function"]["arguments"])}
-        else:
-            item = call_item(new_id("fc_"), call, status)
-            item["name"] = tool.name if tool is not None else item["name"]
-        if tool is not None and tool.namespace:
-            item["namespace"] = tool.namespace
-        return item
+        """A call as the client's item (a `function_call`, or a custom tool's `custom_tool_call`)."""
+        return tool_call_item(call, self.tools.offered.get(call["function"]["name"]), status)
 
     def _save(self) -> None:
         """Store the transcript and this answer for `previous_response_id`, unless `store` is false."""
@@ -272,7 +263,7 @@ class ResponsesRenderer(Renderer):
                                 content_index=0, part=final["content"][0]) +
                     self._event("response.output_item.done", output_index=index, item=final))
         if item["type"] == "custom_tool_call":
-            text = _custom_input(item.pop("_arguments"))
+            text = custom_input(item.pop("_arguments"))
             item["input"] = text
             return (self._event("response.custom_tool_call_input.delta", item_id=item["id"], output_index=index,
                                 delta=text) +
@@ -283,15 +274,6 @@ class ResponsesRenderer(Renderer):
         return (self._event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
                             name=item["name"], arguments=item["arguments"]) +
                 self._event("response.output_item.done", output_index=index, item=item))
-
-
-def _custom_input(arguments: str) -> str:
-    """A custom tool call's input: the one string its function form carries."""
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        return arguments
-    return value.get("input", "") if isinstance(value, dict) and isinstance(value.get("input"), str) else arguments
 
 
 class OpenAIResponses:
