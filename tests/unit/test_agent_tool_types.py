@@ -11,6 +11,7 @@ import httpx2
 import openai
 import pytest
 
+from tests.fakes import drift
 from tests.fakes import web_tools as wt
 
 PATCH = "*** Begin Patch\n*** Update File: a.py\n@@\n-x = '1'\n+x = \"2\\n\"\n*** End Patch\n"
@@ -113,3 +114,29 @@ def test_claude_code_tools_and_web_search_through_the_anthropic_sdk(make_app, we
     assert [(b.name, b.input) for b in final.content if b.type == "tool_use"] == wt.ONE_CALL
     http.close()
 
+
+
+@pytest.mark.parametrize("name", ["inline_code_mid_sentence", "blockquote_one_line", "json_in_a_sentence"])
+def test_a_mentioned_block_reaches_the_openai_sdk_as_text_whole_and_streamed(wsgi_http, web, name):
+    text = wt.NOT_CALLS[name]
+    web.account("webtok", text=lambda prompt: wt.split_at(text, len(text) // 3, len(text) // 2)(prompt))
+    client, ask = openai_sdk(wsgi_http, "webtok"), {"model": "deepseek-chat", "tools": wt.TOOLS,
+                                                    "messages": [{"role": "user", "content": "hi"}]}
+    choice = client.chat.completions.create(**ask).choices[0]
+    assert (choice.message.content, choice.finish_reason, choice.message.tool_calls) == (text, "stop", None)
+    chunks = list(client.chat.completions.create(**ask, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert not any(c.choices[0].delta.tool_calls for c in chunks if c.choices)
+
+
+@pytest.mark.parametrize("case", drift.call_cases()[5::97], ids=lambda c: c.name)
+def test_drifted_dsml_reaches_the_openai_sdk_as_calls_streamed(wsgi_http, web, case):
+    web.account("webtok", text=lambda prompt: wt.split_at(case.text, len(case.text) // 2)(prompt))
+    chunks = list(openai_sdk(wsgi_http, "webtok").chat.completions.create(
+        model="deepseek-chat", tools=drift.TOOLS, messages=[{"role": "user", "content": "go"}], stream=True))
+    pieces = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or []]
+    names, arguments = [p.function.name for p in pieces if p.id], {}
+    for p in pieces:
+        arguments[p.index] = arguments.get(p.index, "") + (p.function.arguments or "")
+    assert list(zip(names, [json.loads(arguments[i]) for i in sorted(arguments)])) == case.calls
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == case.before
