@@ -12,7 +12,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench import footprint, report, scenarios, tool_calls  # noqa: E402
+from bench import footprint, report, scenarios, sieve_scale, tool_calls  # noqa: E402
 from bench.client import quiet_collector  # noqa: E402
 from bench.contestants import ROOT, start_bare, start_gateway, start_litellm, start_upstream  # noqa: E402
 
@@ -68,6 +68,8 @@ def main() -> None:
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
         print("tool calling...", flush=True)
         results["tools"] = tool_calls.run(config["tool_stride"])
+        print("large tool-call arguments...", flush=True)
+        results["tools"]["large_arguments"] = sieve_scale.run(quick=args.quick)
         _write(results, out)
         return
     workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
@@ -110,6 +112,8 @@ def main() -> None:
             contestant.stop()
     print("tool calling...", flush=True)
     results["tools"] = tool_calls.run(config["tool_stride"])
+    print("large tool-call arguments...", flush=True)
+    results["tools"]["large_arguments"] = sieve_scale.run(quick=args.quick)
     _write(results, out)
 
 

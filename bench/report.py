@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench import sieve_scale
 from bench.plots import plot
 
 # The speed-and-footprint issue's goals, all for freeseek.
@@ -126,6 +127,13 @@ def verdicts(results: dict) -> str:
         lines.append(f"- tool calling on the web chat: {tools['recovered_pct']:.1f} % of {tools['call_answers']} "
                      f"call answers recovered exactly, {t['leaked']} leaked markup, {t['false_calls']} false calls "
                      f"(target 100 % / 0 / 0: {_met(met)})")
+        drift = tools.get("drift")
+        if drift:
+            met = drift["recovered_pct"] == 100 and drift["leaked"] == 0 and drift["false_calls"] == 0
+            lines.append(f"- tool calling, the DSML drift corpus: {drift['recovered_pct']:.1f} % of "
+                         f"{drift['call_answers']} call answers recovered, {drift['leaked']} leaked, "
+                         f"{drift['false_calls']} false calls in {drift['text_answers']} look-alikes "
+                         f"(target 100 % / 0 / 0: {_met(met)})")
     return "\n".join(lines)
 
 
@@ -246,4 +254,21 @@ def _tool_lines(tools: dict | None) -> list[str]:
     t = tools["totals"]
     lines.append(f"| **all** | {t['answers']} | {t['recovered']} ({tools['recovered_pct']:.1f} % of "
                  f"{tools['call_answers']}) | {t['leaked']} | {t['false_calls']} | {t['text_changed']} |")
-    return lines
+    return lines + _drift_lines(tools.get("drift")) + sieve_scale.lines(tools.get("large_arguments"))
+
+
+def _drift_lines(drift: dict | None) -> list[str]:
+    """The drift corpus: DeepSeek's DSML spellings and their look-alikes through the streaming sieve."""
+    if not drift:
+        return []
+    every = "every" if drift["stride"] == 1 else f"every {drift['stride']}th"
+    return ["", "### The DSML drift corpus", "",
+            f"{drift['call_cases']} generated call answers (8 prefix spellings on each of the six tags, opening and "
+            "closing apart, x both block names x 1-3 calls x CDATA or plain values x flat or indented) and "
+            f"{drift['look_alikes']} look-alikes that must stay text (mentions in a sentence, code spans, quotes, "
+            "fences with other code, examples, HTML, unknown tools, incomplete blocks), each sent whole and split in "
+            f"two at {every} position through the streaming sieve ({drift['seconds']:.0f} s).", "",
+            "| answers | recovered | leaked | look-alike answers | false calls | text changed |",
+            "|---|---|---|---|---|---|",
+            f"| {drift['call_answers']} | {drift['recovered']} ({drift['recovered_pct']:.1f} %) | {drift['leaked']} | "
+            f"{drift['text_answers']} | {drift['false_calls']} | {drift['text_changed']} |"]

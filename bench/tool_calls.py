@@ -9,7 +9,8 @@ import time
 
 
 def _cases(stride: int) -> list[tuple[str, str, list | None, int]]:
-    """(case, answer text, expected calls or None, split position) for every split `stride` apart."""
+    """(case, answer text, expected calls or None, split position) for every split `stride` apart; a case's
+    name starts with its variant (whose text before the calls wt.said_before gives)."""
     from tests.fakes import web_tools as wt
     cases = []
     for variant in wt.VARIANTS:
@@ -52,7 +53,7 @@ def run(stride: int = 1) -> dict:
     from tests.fakes.deepseek_web import FakeWebChat
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     rows: dict[str, dict] = {}
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with FakeWebChat(difficulty=100) as web:
         # The fake's one account answers back to back: a person's pace (account care) is off here.
         unpaced = {name: "0" for name in ("FREESEEK_WEB_MIN_GAP_SECONDS", "FREESEEK_WEB_GAP_JITTER_SECONDS",
@@ -71,14 +72,51 @@ def run(stride: int = 1) -> dict:
                                              "text_changed": 0})
                 row["answers"] += 1
                 if expected is not None:
-                    row["recovered"] += (calls, content, finish) == (expected, wt.SAID_BEFORE, "tool_calls")
+                    before = wt.said_before(case.partition("/")[0])
+                    row["recovered"] += (calls, content, finish) == (expected, before, "tool_calls")
                     row["leaked"] += any(sign in content for sign in wt.MARKUP_SIGNS)
                 else:
                     row["false_calls"] += bool(calls)
                     row["text_changed"] += content != text
     totals = {key: sum(r[key] for r in rows.values()) for key in next(iter(rows.values()))}
     calls_expected = sum(r["answers"] for case, r in rows.items() if not case.startswith("not_a_call"))
-    return {"stride": stride, "seconds": time.monotonic() - started,
-            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(time.time() - (time.monotonic() - started))),
+    seconds = time.monotonic() - started
+    return {"stride": stride, "seconds": seconds, "drift": drift(stride),
+            "started": started_at,
             "cases": rows, "totals": totals,
             "call_answers": calls_expected, "recovered_pct": 100 * totals["recovered"] / max(1, calls_expected)}
+
+
+def drift(stride: int = 1) -> dict:
+    """The generated drift corpus through the streaming sieve, split in two at every `stride`th position and
+    sent whole: calls recovered exactly (with the text before), markup leaked, false calls, text changed."""
+    from services.events import Text
+    from services.tools.request import ToolRequest
+    from services.tools.sieve import ToolSieve
+    from tests.fakes import drift as corpus
+    from tests.fakes import web_tools as wt
+    logging.getLogger("freeseek").setLevel(logging.WARNING)
+    request = ToolRequest.from_body({"tools": corpus.TOOLS})
+    started = time.monotonic()
+    totals = {"call_answers": 0, "recovered": 0, "leaked": 0, "text_answers": 0, "false_calls": 0, "text_changed": 0}
+    cases = corpus.call_cases() + corpus.look_alikes()
+    for case in cases:
+        for cut in [0, *range(1, len(case.text), stride)]:
+            sieve, events = ToolSieve(request), []
+            for piece in ([case.text[:cut], case.text[cut:]] if cut else [case.text]):
+                events += sieve.feed(piece)
+            events += sieve.flush()
+            content = "".join(e.content for e in events if isinstance(e, Text))
+            calls = [(c.name, json.loads(c.arguments)) for c in sieve.calls]
+            if case.calls is not None:
+                totals["call_answers"] += 1
+                totals["recovered"] += (content, calls) == (case.before, case.calls)
+                totals["leaked"] += any(sign in content for sign in wt.MARKUP_SIGNS)
+            else:
+                totals["text_answers"] += 1
+                totals["false_calls"] += bool(calls)
+                totals["text_changed"] += content != case.text
+    return {"stride": stride, "seconds": time.monotonic() - started, "call_cases": len(corpus.call_cases()),
+            "look_alikes": len(corpus.look_alikes()), **totals,
+            "recovered_pct": 100 * totals["recovered"] / max(1, totals["call_answers"]),
+            "false_call_pct": 100 * totals["false_calls"] / max(1, totals["text_answers"])}

@@ -38,6 +38,11 @@ class ChatCall:
                    tools=ToolRequest.from_body(body), legacy_functions=legacy)
 
     @property
+    def search(self) -> bool:
+        """Whether the answer searches the web: a search model's name, or web search asked as a tool."""
+        return self.model.search or isinstance(self.body.get("web_search_options"), dict)
+
+    @property
     def messages(self) -> list[dict]:
         """The conversation the client sent."""
         return self.body["messages"]

@@ -68,6 +68,7 @@ class Finish:
     """The upstream completed the answer, for this reason."""
 
     reason: str = "stop"
+    stop_sequence: str | None = None   # the client's stop sequence that ended the answer, when one did
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Callable, TypeVar
 
@@ -17,6 +18,17 @@ def run_blocking(fn: Callable[..., T], *args) -> T:
     if monkey.is_module_patched("threading"):
         return get_hub().threadpool.apply(fn, args)
     return fn(*args)
+
+
+def hub_pause() -> Callable[[], None] | None:
+    """A call that lets the hub's other greenlets, timers and I/O run, when gevent serves us, else None."""
+    try:
+        from gevent import monkey, sleep
+    except ImportError:  # pragma: no cover - gevent is a runtime dependency
+        return None
+    # sleep(0) would only switch to greenlets already runnable: timers and sockets wait for a loop pass, which a
+    # timer of any length brings (measured: 160 ms pauses of a 1 ms ticker with 0, 4 ms with this).
+    return functools.partial(sleep, 0.00001) if monkey.is_module_patched("threading") else None
 
 
 def start_background(fn: Callable[[], None]) -> None:

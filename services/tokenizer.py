@@ -46,16 +46,23 @@ class _AddedTokens:
 
     def __init__(self, ids: dict[str, int]):
         self._ids = ids
-        self._lengths = sorted({len(token) for token in ids}, reverse=True)
-        # A regex alternation of the 1237 tokens costs 8 MB: only their first characters are searched for.
-        self._starts = regex.compile(f"[{''.join(map(regex.escape, {token[0] for token in ids}))}]") if ids else None
+        # A regex alternation of the 1237 tokens costs 8 MB: only their first few characters (as many as the
+        # shortest has) are searched for, then the lengths that start so are tried (code is full of "<").
+        self._head = min((len(token) for token in ids), default=0)
+        self._lengths: dict[str, list[int]] = {}
+        for token in ids:
+            self._lengths.setdefault(token[:self._head], []).append(len(token))
+        for lengths in self._lengths.values():
+            lengths.sort(reverse=True)
+        self._starts = regex.compile("|".join(map(regex.escape, self._lengths))) if ids else None
 
     def split(self, text: str) -> Iterator[tuple[str, int | None]]:
         """Text cut at the tokens: (token, id) for each, (text, None) for what lies between."""
         start = searched = 0
         while self._starts and (candidate := self._starts.search(text, searched)):
             at = candidate.start()
-            token = next((text[at:at + n] for n in self._lengths if text[at:at + n] in self._ids), None)
+            lengths = self._lengths.get(text[at:at + self._head], ())
+            token = next((text[at:at + n] for n in lengths if text[at:at + n] in self._ids), None)
             if token is None:
                 searched = at + 1
                 continue

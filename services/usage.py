@@ -6,7 +6,7 @@ import functools
 from itertools import islice
 
 from services.events import Usage
-from services.offload import run_blocking
+from services.offload import hub_pause, run_blocking
 from services.prompt import flatten
 from services.tokenizer import DeepSeekTokenizer
 
@@ -22,17 +22,6 @@ _WINDOWS, _WINDOW = 4, 5_000
 def _tokenizer() -> DeepSeekTokenizer:
     """Load the token table, once per process (about 0.1 s)."""
     return DeepSeekTokenizer.load()
-
-
-def _pause():
-    """Let the hub's other greenlets, timers and I/O run between slices when gevent serves us, else nothing."""
-    try:
-        from gevent import monkey, sleep
-    except ImportError:  # pragma: no cover - gevent is a runtime dependency
-        return None
-    # sleep(0) would only switch to greenlets already runnable: timers and sockets wait for a loop pass, which a
-    # timer of any length brings (measured: 160 ms pauses of a 1 ms ticker with 0, 4 ms with this).
-    return functools.partial(sleep, 0.00001) if monkey.is_module_patched("threading") else None
 
 
 def _merge_long(merge, piece: str):
@@ -57,7 +46,7 @@ class TokenCounter:
         # Pure Python holds the GIL, so a thread would not spare the hub: the count pauses between slices of
         # pieces instead, which are independent once pre-tokenized. Only a very long piece goes to a thread,
         # where the GIL changes hands every 5 ms.
-        pause, total = _pause(), 0
+        pause, total = hub_pause(), 0
         runs = _tokenizer().runs(text, offload=_merge_long)
         while counted := sum(map(len, islice(runs, _PIECES_PER_SLICE))):
             total += counted

@@ -175,6 +175,8 @@ class MessagesRenderer(Renderer):
         reason = STOP_REASONS.get(self.finish_reason or "stop", "end_turn")
         if reason == "tool_use" and not self.tool_calls:
             reason = "end_turn"
+        if reason == "end_turn" and self.stop_sequence:
+            return "stop_sequence", self.stop_sequence
         return reason, None
 
     @staticmethod

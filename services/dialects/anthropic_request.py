@@ -78,6 +78,8 @@ def to_call(body: dict, model_map: list[tuple[str, str]]) -> ChatCall:
     if tools:
         chat["tools"] = tools
         chat.update(_tool_choice(body.get("tool_choice")))
+    if any(str(t.get("type") or "").startswith("web_search") for t in body.get("tools") or []):
+        chat["web_search_options"] = {}   # Anthropic's server web search: the web chat's own search
     call = ChatCall.from_body(chat)
     call.id = "msg_" + uuid.uuid4().hex[:24]
     return call

@@ -24,6 +24,7 @@ class Renderer:
         self.reasoning: list[str] = []
         self.tool_calls: dict[int, dict] = {}   # index -> {"id", "type": "function", "function": {name, arguments}}
         self.finish_reason: str | None = None
+        self.stop_sequence: str | None = None   # the stop sequence that ended the answer, if one did
         self.upstream_usage: Usage | None = None
         self.conversation: Conversation | None = None
         self.waiting_calls: list[int] = []     # calls begun while another's block was open: sent whole later
@@ -91,7 +92,7 @@ class Renderer:
                 call["id"], call["function"]["name"] = event.id, event.name or ""
             call["function"]["arguments"] += event.arguments
         elif isinstance(event, Finish):
-            self.finish_reason = event.reason
+            self.finish_reason, self.stop_sequence = event.reason, event.stop_sequence
 
     # ---- what a dialect defines ------------------------------------------------------------------------
 

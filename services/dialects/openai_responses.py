@@ -9,8 +9,10 @@ from typing import Callable
 
 from services.chat_call import ChatCall
 from services.dialects.base import Renderer
-from services.dialects.responses_items import call_item, message_item, new_id, reasoning_item, usage_of
+from services.dialects.responses_items import (custom_input, message_item, new_id, reasoning_item, tool_call_item,
+                                              usage_of)
 from services.dialects.responses_request import to_call
+from services.dialects.responses_tools import read_tools
 from services.errors import GatewayError, NotFound
 from services.events import Text, ToolCallDelta, Usage
 from services.sse import data_event
@@ -41,6 +43,7 @@ class ResponsesRenderer(Renderer):
         self._items: list[dict] = []            # the output items streamed so far
         self._open: int | None = None           # output index of the item receiving deltas
         self._call_items: dict[int, int] = {}   # tool call index -> output index
+        self.tools = read_tools(body.get("tools") or [])   # what each model-facing tool name stands for
 
     # ---- the response object -----------------------------------------------------------------------------
 
@@ -84,7 +87,11 @@ class ResponsesRenderer(Renderer):
             output.append(reasoning_item(new_id("rs_"), self.reasoning_text))
         if self.content or not self.tool_calls:
             output.append(message_item(new_id("msg_"), self.text, status))
-        return output + [call_item(new_id("fc_"), call, status) for call in self.calls()]
+        return output + [self._call_item(call, status) for call in self.calls()]
+
+    def _call_item(self, call: dict, status: str) -> dict:
+        """A call as the client's item (a `function_call`, or a custom tool's `custom_tool_call`)."""
+        return tool_call_item(call, self.tools.offered.get(call["function"]["name"]), status)
 
     def _save(self) -> None:
         """Store the transcript and this answer for `previous_response_id`, unless `store` is false. Best effort:
@@ -174,8 +181,10 @@ class ResponsesRenderer(Renderer):
                 item = message_item(item["id"], item["_text"], "incomplete")
             elif item["type"] == "function_call" and item["status"] == "in_progress":
                 item = {**item, "status": "incomplete"}
+            elif item["type"] == "custom_tool_call" and "_arguments" in item:
+                item = {k: v for k, v in item.items() if k != "_arguments"}
             items.append(item)
-        return items + [call_item(new_id("fc_"), self.tool_calls[i], "incomplete") for i in self.waiting_calls]
+        return items + [self._call_item(self.tool_calls[i], "incomplete") for i in self.waiting_calls]
 
     def _delta(self, kind: str, text: str) -> bytes:
         """Send text to the open reasoning or message item, opening one when the kind changes."""
@@ -218,15 +227,23 @@ class ResponsesRenderer(Renderer):
         """Open a call's `function_call` item with the arguments it has so far."""
         out = self._close()
         self._open = self._call_items[index] = len(self._items)
-        item = {**call_item(new_id("fc_"), self.tool_calls[index], "in_progress"), "arguments": ""}
+        item = self._call_item(self.tool_calls[index], "in_progress")
+        if item["type"] == "custom_tool_call":   # its input goes out whole when it is complete
+            item["input"], item["_arguments"] = "", ""
+        else:
+            item["arguments"] = ""
         self._items.append(item)
-        out += self._event("response.output_item.added", output_index=self._open, item=dict(item))
+        out += self._event("response.output_item.added", output_index=self._open,
+                           item={k: v for k, v in item.items() if k != "_arguments"})
         arguments = self.tool_calls[index]["function"]["arguments"]
         return out + (self._arguments_delta(arguments) if arguments else b"")
 
     def _arguments_delta(self, text: str) -> bytes:
         """A piece of the open call's arguments."""
         item = self._items[self._open]
+        if item["type"] == "custom_tool_call":
+            item["_arguments"] += text
+            return b""
         item["arguments"] += text
         return self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=self._open,
                            delta=text)
@@ -261,6 +278,14 @@ class ResponsesRenderer(Renderer):
                     self._event("response.content_part.done", item_id=item["id"], output_index=index,
                                 content_index=0, part=final["content"][0]) +
                     self._event("response.output_item.done", output_index=index, item=final))
+        if item["type"] == "custom_tool_call":
+            text = custom_input(item.pop("_arguments"))
+            item["input"] = text
+            return (self._event("response.custom_tool_call_input.delta", item_id=item["id"], output_index=index,
+                                delta=text) +
+                    self._event("response.custom_tool_call_input.done", item_id=item["id"], output_index=index,
+                                input=text) +
+                    self._event("response.output_item.done", output_index=index, item=item))
         item["status"] = "completed"
         return (self._event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
                             name=item["name"], arguments=item["arguments"]) +

@@ -6,14 +6,16 @@ import json
 import uuid
 
 from services.chat_call import ChatCall
+from services.dialects.responses_tools import ResponsesTools, read_tools
 from services.errors import BadRequest
 from services.tools.history import orphan_result
 
 _TEXT_PARTS = ("input_text", "output_text", "text", "summary_text")
 
 
-def input_messages(body: dict) -> list[dict]:
+def input_messages(body: dict, tools: ResponsesTools | None = None) -> list[dict]:
     """The request's `input` as OpenAI messages (assistant `tool_calls`, `tool` results, content parts)."""
+    tools = tools or read_tools(body.get("tools") or [])
     value = body.get("input")
     if value is None:
         return []
@@ -25,11 +27,11 @@ def input_messages(body: dict) -> list[dict]:
         kind = item.get("type") or ("message" if "role" in item else None)
         if kind == "message":
             messages.append(_message(item, where))
-        elif kind == "function_call":
-            _add_call(messages, item, where)
-        elif kind == "function_call_output":
+        elif kind in ("function_call", "custom_tool_call"):
+            _add_call(messages, item, where, tools)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             if not isinstance(item.get("call_id"), str):
-                raise BadRequest(f"Invalid '{where}': a function_call_output needs a 'call_id'.", param=where)
+                raise BadRequest(f"Invalid '{where}': a {kind} needs a 'call_id'.", param=where)
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": _text(item.get("output"),
                                                                                               where)})
         elif not isinstance(kind, str):
@@ -40,7 +42,8 @@ def input_messages(body: dict) -> list[dict]:
 
 def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
     """Build the internal call and the transcript to store (the call without its `instructions`)."""
-    transcript = history + input_messages(body)
+    tools = read_tools(body.get("tools") or [])
+    transcript = history + input_messages(body, tools)
     orphan = orphan_result(transcript)
     if orphan is not None:
         raise BadRequest(f"No tool call found for function call output with call_id {orphan}.", param="input")
@@ -53,12 +56,13 @@ def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
                          ("parallel_tool_calls", "parallel_tool_calls")):
         if body.get(theirs) is not None:
             chat[ours] = body[theirs]
-    tools = function_tools(body.get("tools") or [])
-    if tools:
-        chat["tools"] = tools
-        choice = _tool_choice(body.get("tool_choice"))
+    if tools.functions:
+        chat["tools"] = tools.functions
+        choice = _tool_choice(body.get("tool_choice"), tools)
         if choice is not None:
             chat["tool_choice"] = choice
+    if tools.web_search:
+        chat["web_search_options"] = {}   # the web chat searches; an API provider is told nothing of it
     if ((body.get("text") or {}).get("format") or {}).get("type") == "json_object":
         chat["response_format"] = {"type": "json_object"}
     call = ChatCall.from_body(chat)
@@ -66,39 +70,12 @@ def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
     return call, transcript
 
 
-def function_tools(tools: list, where: str = "tools") -> list[dict]:
-    """Function tools in OpenAI's chat form; namespaces flattened; built-in tools (web search...) not ours."""
-    out = []
-    for i, tool in enumerate(tools):
-        at = f"{where}[{i}]"
-        if not isinstance(tool, dict):
-            raise BadRequest(f"Invalid '{at}': a tool must be an object.", param=at)
-        kind = tool.get("type")
-        if kind == "namespace":
-            inner = tool.get("tools")
-            if inner is not None and not isinstance(inner, list):
-                raise BadRequest(f"Invalid '{at}.tools': must be an array of tools.", param=f"{at}.tools")
-            out += function_tools(inner or [], f"{at}.tools")
-        elif kind == "function":
-            if not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise BadRequest(f"Invalid '{at}': a function tool needs a 'name'.", param=at)
-            parameters = tool.get("parameters")
-            if parameters is not None and not isinstance(parameters, dict):
-                raise BadRequest(f"Invalid '{at}.parameters': must be a JSON Schema object.",
-                                 param=f"{at}.parameters")
-            out.append({"type": "function", "function": {"name": tool["name"],
-                                                         "description": tool.get("description") or "",
-                                                         "parameters": parameters or {"type": "object",
-                                                                                      "properties": {}}}})
-    return out
-
-
-def _tool_choice(choice):
+def _tool_choice(choice, tools: ResponsesTools):
     """A Responses `tool_choice` in chat's terms (None for a built-in tool's)."""
     if choice in ("auto", "none", "required"):
         return choice
-    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
-        return {"type": "function", "function": {"name": choice["name"]}}
+    if isinstance(choice, dict) and choice.get("type") in ("function", "custom") and isinstance(choice.get("name"), str):
+        return {"type": "function", "function": {"name": tools.model_name(choice["name"], choice.get("namespace"))}}
     return None   # a choice of a built-in tool: ours are only functions
 
 
@@ -135,14 +112,20 @@ def _part(part, where: str) -> dict:
                      param=where)
 
 
-def _add_call(messages: list[dict], item: dict, where: str) -> None:
-    """A function call joins the assistant turn it ends (consecutive calls are one turn of parallel calls)."""
+def _add_call(messages: list[dict], item: dict, where: str, tools: ResponsesTools) -> None:
+    """A call joins the assistant turn it ends (consecutive calls are one turn of parallel calls); a custom
+    tool's call is the function call of its one `input` parameter, under the name the model knows."""
     if not isinstance(item.get("call_id"), str) or not isinstance(item.get("name"), str):
-        raise BadRequest(f"Invalid '{where}': a function_call needs 'call_id' and 'name'.", param=where)
-    arguments = item.get("arguments")
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
-    call = {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": arguments}}
+        raise BadRequest(f"Invalid '{where}': a {item['type']} needs 'call_id' and 'name'.", param=where)
+    if item["type"] == "custom_tool_call":
+        arguments = json.dumps({"input": item.get("input") if isinstance(item.get("input"), str) else ""},
+                               ensure_ascii=False)
+    else:
+        arguments = item.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+    name = tools.model_name(item["name"], item.get("namespace"))
+    call = {"id": item["call_id"], "type": "function", "function": {"name": name, "arguments": arguments}}
     last = messages[-1] if messages else None
     if last is not None and last["role"] == "assistant":
         last.setdefault("tool_calls", []).append(call)

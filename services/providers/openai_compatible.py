@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Callable, Iterator
 
 import requests
@@ -22,6 +23,8 @@ from services.think_tags import ThinkTagSplitter
 from services.tools.native import NativeToolCalls
 
 
+log = logging.getLogger("freeseek")
+
 class OpenAICompatible:
     """Sends a chat call to `<base_url><chat_path>` and normalises the streamed answer."""
 
@@ -38,6 +41,8 @@ class OpenAICompatible:
         target = self.provider.target(call.model)
         body = dict(call.body)
         body.pop("conversation_id", None)
+        if body.pop("web_search_options", None) is not None:
+            log.info("request %s: web search is not run by %s: dropped", call.id, self.provider.name)
         body["model"] = target.model
         for key, value in target.body.items():
             body.setdefault(key, value)  # the client's own choice (e.g. `thinking`) wins

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import hashlib
 from dataclasses import replace
@@ -11,13 +12,16 @@ from typing import Iterator
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.events import Conversation, Finish, Text
+from services.offload import hub_pause
 from services.store import ResponseStore
 from services.store.memory import MemoryStore
 from services.tools.history import plain_messages, with_block
 from services.tools.prompt import tool_block
 from services.tools.sieve import ToolSieve
+from services.tools.stops import StoppedStream, stop_sequences
 
 MEMORY_LIMIT = 10000   # call ids and sessions remembered per worker when nothing is shared
+PAUSE_AFTER = 0.01      # seconds of reading a fast upstream before a pause for the worker's other streams
 TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
 
 
@@ -72,6 +76,9 @@ class ToolEmulation:
         """Open the upstream answer on the plain prompt, read back through the sieve."""
         prepared = self.prepare(call)
         stream = self.inner.open(prepared, token)
+        stops = stop_sequences(call.body.get("stop"))
+        if stops:   # the web chat has no stop sequences: the text is cut here, before the sieve reads it
+            stream = StoppedStream(stream, stops)
         if not call.tools.active:
             return stream
         return EmulatedStream(stream, call, self.memory, _digest(tool_block(call.tools)))
@@ -117,6 +124,7 @@ class EmulatedStream:
         """The upstream's events with tool-call markup turned into ToolCallDelta events."""
         sieve = ToolSieve(self.call.tools, self.call.id)
         written: list[str] = []
+        pause, paused = hub_pause(), time.monotonic()
         for event in self.inner.events(*idle):
             if isinstance(event, Text):
                 if event.reasoning:
@@ -124,6 +132,10 @@ class EmulatedStream:
                 if event.content:
                     written.append(event.content)
                     yield from sieve.feed(event.content)
+                    # An upstream faster than us never makes its reads wait: let the worker's other streams in.
+                    if pause and time.monotonic() - paused > PAUSE_AFTER:
+                        pause()
+                        paused = time.monotonic()
             elif isinstance(event, Finish):
                 yield from sieve.flush()
                 if sieve.calls:

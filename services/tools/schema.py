@@ -30,12 +30,16 @@ class RawText(str):
     """A parameter value as the markup wrote it: JSON when it parses as JSON, else a string."""
 
 
+class Verbatim(RawText):
+    """A value the markup wrapped in CDATA: for a string parameter, its text exactly as written."""
+
+
 def coerce(value, schema: dict, raw: bool = False):
     """Coerce one value (raw markup text, or an already parsed JSON value) to the schema's type."""
     types = _types(schema)
     if raw:
         if types == ["string"]:
-            return _unquoted(str(value))
+            return str(value) if isinstance(value, Verbatim) else _unquoted(str(value))
         parsed = _json(str(value), types)
         if parsed is _NOTHING:
             if not types or "string" in types:

@@ -1,5 +1,10 @@
-"""The streaming sieve: answer text flows on until it may be a tool-call block, which is held back, then
-released as text or turned into calls; no partial tag, fence or block ever goes out as content."""
+"""The streaming sieve: answer text flows on until a line may begin a tool-call block, which is held back,
+then released as text or turned into calls; no partial tag, fence or block ever goes out as content.
+
+Where a call may stand: a tag block begins a line (after optional whitespace), outside quote lines and
+fences (a fence may wrap a block only when it holds the block and nothing else); a {"tool_calls": ...}
+object only as the whole answer or alone in a fence. Markup anywhere else is a mention, and text.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,16 @@ import logging
 import re
 
 from services.events import HeldContent, Text, ToolCallDelta
-from services.tools.markup import CLOSER_MAX, FENCE_LINE, TAG_CLOSER, MarkupError, opener_at, parse_block
+from services.tools.dsml import BlockReader, ParsedCall
+from services.tools.markup import FENCE_LINE, JsonReader, MarkupError, fence_opening, opening
 from services.tools.request import ToolRequest, new_call_id
 from services.tools.schema import ArgumentsError, coerce_arguments
 
 log = logging.getLogger("freeseek")
 
-_CANDIDATE = re.compile(r"[<{`]")
-_FENCE_START = re.compile(r"`{1,3}|```[\w+.-]*[ \t]*")
 _FENCE_END = re.compile(r"\s*```")
 _FENCE_END_SOON = re.compile(r"\s*`{0,2}")
+_LINE_CLOSES_FENCE = re.compile(r"[ \t]*`{0,2}")
 
 
 class ToolSieve:
@@ -26,21 +31,31 @@ class ToolSieve:
     def __init__(self, request: ToolRequest, label: str = "-"):
         self.request, self.label = request, label
         self.calls: list[ToolCallDelta] = []   # each call made, whole (id, name, JSON arguments)
-        self._buf = ""              # text not yet sent on; in a block state it is the held block
+        self._buf = ""              # text not yet sent on (outside a held block)
         self._state = "text"
         self._line_start = True     # only spaces or tabs were sent since the last line break
+        self._answer_start = True   # only whitespace was sent so far (where a JSON object may stand)
+        self._prefix = ""           # the fence line before a held block, if fenced
+        self._held: list[str] = []  # the held block's pieces as read so far
+        self._block = ""            # the held block, whole, once it closed
+        self._incoming: list[str] = []   # pieces for the held block not yet read
+        self._reader = None         # the BlockReader or JsonReader of the held block
         self._fence = False         # the held block is wrapped in a fence
-        self._kind = "tag"          # the held block's kind: "tag" or "json"
-        self._opener_end = 0        # where the held block's opening tag ends
-        self._scan = 0              # where the search for the held block's end resumes
-        self._json = (0, False, False)   # brace depth, inside a string, after a backslash
-        self._block_end = 0         # end of a fenced block, whose fence must still close
         self._extra = False         # the held block follows calls already made
         self._gap = ""              # trailing whitespace of the text sent so far: dropped if calls follow
+        self._scanned = 0           # characters looked at outside held blocks (the work, for tests)
+
+    @property
+    def scanned(self) -> int:
+        """How many characters the sieve has looked at so far, counting each look (linear in the answer)."""
+        return self._scanned + (self._reader.scanned if self._reader else 0)
 
     def feed(self, text: str) -> list:
         """Take the next piece of the answer; HeldContent stands for a piece kept back for now."""
-        self._buf += text
+        if self._state == "block":
+            self._incoming.append(text)
+        elif self._state != "done":
+            self._buf += text
         out = self._run(final=False)
         return out if out or not text else [HeldContent(len(text))]
 
@@ -61,93 +76,121 @@ class ToolSieve:
     # ---- states: each handles the buffer and returns True when the next state should run now ---------
 
     def _on_text(self, out: list, final: bool) -> bool:
-        match = _CANDIDATE.search(self._buf)
-        if not match:
-            self._send(out, len(self._buf))
-            return False
-        self._send(out, match.start())
-        head = self._buf
-        if head[0] == "`":
-            status = self._fence_opening(head) if self._line_start else None
-        else:
-            status = opener_at(head)
-        if status == -1:
-            if final:
-                self._send(out, len(head))
-            return False
-        if status is None:
-            self._send(out, 1)
-            return True
+        buf, pos, line_start = self._buf, 0, self._line_start
+        self._scanned += len(buf)
+        while pos < len(buf):
+            if line_start:
+                while pos < len(buf) and buf[pos] in " \t":
+                    pos += 1
+                status = self._opening(buf, pos) if pos < len(buf) else None
+                if status == -1 and not final:
+                    self._send(out, pos)   # a line that may open a block: hold it
+                    return False
+                if status not in (None, -1):
+                    self._send(out, pos)
+                    return self._begin(out, status)
+            end = buf.find("\n", pos)
+            pos, line_start = (end + 1, True) if end >= 0 else (len(buf), False)
+        self._send(out, len(buf))
+        return False
+
+    def _opening(self, buf: str, pos: int):
+        """What the line starting at `pos` opens: a block ("block", kind), a fence, -1 or None."""
+        char = buf[pos]
+        if char == "`":
+            return fence_opening(buf, pos)
+        if char in "<{":
+            kind = opening(buf, pos, json_too=self._answer_start and not self.calls)
+            return kind if kind in (None, -1) else ("block", kind)
+        return None
+
+    def _begin(self, out: list, status: tuple) -> bool:
         if status[0] == "code":  # a fence holding something else: the user's code, passed through
             self._send(out, status[1])
             self._state = "code"
             return True
-        if status[0] == "fence":
-            _, self._kind, self._opener_end = status
-        else:
-            self._kind, self._opener_end = status
-        self._fence = head[0] == "`"
-        self._scan, self._json, self._extra = self._opener_end, (0, False, False), False
-        if self._kind == "json":  # the brace scan starts at the object's own "{"
-            self._scan = head.index("{", FENCE_LINE.match(head).end() if self._fence else 0)
-        self._state = "block"
+        self._fence = status[0] == "fence"
+        self._reader = BlockReader() if status[1] == "tag" else JsonReader()
+        start = FENCE_LINE.match(self._buf).end() if self._fence else 0
+        self._prefix, self._incoming, self._held = self._buf[:start], [self._buf[start:]], []
+        self._buf, self._state, self._extra = "", "block", False
         return True
 
     def _on_block(self, out: list, final: bool) -> bool:
-        end = self._tag_end() if self._kind == "tag" else self._json_end()
-        if end is None:
-            rest = self._buf[self._opener_end:].lstrip()
-            if self._kind == "tag" and rest and rest[0] != "<":
-                return self._not_a_call(out, self._opener_end, None)  # prose that names the tag, not a block
-            if final:
-                return self._not_a_call(out, len(self._buf), "the block is incomplete")
-            return False
+        reader = self._reader
+        try:
+            while self._incoming and not reader.done:
+                piece = self._incoming.pop(0)
+                self._held.append(piece)
+                reader.feed(piece)
+        except MarkupError as exc:
+            return self._not_a_call(out, str(exc))
+        if not reader.done:
+            return self._not_a_call(out, "the block is incomplete") if final else False
+        held = "".join(self._held)
+        self._block = self._prefix + held[:len(held) - len(reader.rest)]
+        self._buf, self._incoming = reader.rest + "".join(self._incoming), []
         if self._fence:
-            self._block_end, self._state = end, "fence_tail"
+            self._state = "fence_tail"
             return True
-        calls = self._calls(self._buf[:end])
+        if isinstance(reader, JsonReader):
+            self._state = "json_tail"
+            return True
+        calls = self._calls(reader)
         if calls is None:
-            return self._not_a_call(out, end, None)
+            self._buf = self._block + self._buf
+            return self._release(out, len(self._block), "text")
         self._make(out, calls)
-        self._buf, self._state = self._buf[end:], "after"
+        self._state = "after"
         return True
 
     def _on_fence_tail(self, out: list, final: bool) -> bool:
-        tail = self._buf[self._block_end:]
+        tail = self._buf
         closed = _FENCE_END.match(tail)
+        self._buf = self._block + tail
         if closed and tail[closed.end():].strip():
             # Text after the fence: the block was shown, not called.
-            self._send(out, self._block_end + closed.end())
-            self._state = "text"
-            return True
+            return self._release(out, len(self._block) + closed.end(), "text")
         if not closed and not _FENCE_END_SOON.fullmatch(tail):
-            self._send(out, self._block_end)   # the fence holds more than the block: it is code
-            self._state = "code"
-            return True
+            return self._release(out, len(self._block), "code")   # the fence holds more than the block: code
+        self._buf = tail
         if not final:
             return False
-        calls = self._calls(self._buf[:self._block_end])
+        calls = self._calls(self._reader)
         if calls is None:
-            self._send(out, len(self._buf))
-        else:
-            self._make(out, calls)
+            self._buf = self._block + tail
+            return self._release(out, len(self._buf), "text")
+        self._make(out, calls)
+        self._buf, self._state = "", "done"
+        return False
+
+    def _on_json_tail(self, out: list, final: bool) -> bool:
+        if self._buf.strip():   # text after the object: it was an example, not the answer
+            self._buf = self._block + self._buf
+            return self._release(out, len(self._block), "text")
+        if not final:
+            return False
+        calls = self._calls(self._reader)
+        if calls is None:
+            self._buf = self._block + self._buf
+            return self._release(out, len(self._buf), "text")
+        self._make(out, calls)
         self._buf, self._state = "", "done"
         return False
 
     def _on_after(self, out: list, final: bool) -> bool:
         rest = self._buf.lstrip()
-        status = opener_at(rest) if rest and self.request.parallel else None
+        status = opening(rest, 0, json_too=False) if rest and self.request.parallel else None
         if not rest or (status == -1 and not final):
             self._buf = rest
             return False
-        if status is None or status == -1:
+        if status != "tag":
+            if rest.strip():
+                log.info("request %s: text after the tool calls dropped", self.label)
             self._buf, self._state = "", "done"   # whatever the model writes after its calls is dropped
             return False
-        self._buf, (self._kind, self._opener_end) = rest, status
-        self._scan, self._json, self._fence, self._extra = self._opener_end, (0, False, False), False, True
-        if self._kind == "json":
-            self._scan = 0
-        self._state = "block"
+        self._reader, self._fence, self._prefix = BlockReader(), False, ""
+        self._held, self._incoming, self._buf, self._state, self._extra = [], [rest], "", "block", True
         return True
 
     def _on_done(self, out: list, final: bool) -> bool:
@@ -156,6 +199,7 @@ class ToolSieve:
 
     def _on_code(self, out: list, final: bool) -> bool:
         buf, start = self._buf, 0
+        self._scanned += len(buf)
         while (at := buf.find("```", start)) >= 0:
             line = buf.rfind("\n", 0, at) + 1
             if (line > 0 or self._line_start) and not buf[line:at].strip(" \t"):
@@ -165,60 +209,16 @@ class ToolSieve:
             start = at + 1
         line = buf.rfind("\n") + 1
         tail = buf[line:]
-        could_close = (line > 0 or self._line_start) and re.fullmatch(r"[ \t]*`{0,2}", tail)
+        could_close = (line > 0 or self._line_start) and _LINE_CLOSES_FENCE.fullmatch(tail)
         self._send(out, line if tail and could_close and not final else len(buf))
         return False
 
     # ---- helpers ---------------------------------------------------------------------------------------
 
-    def _fence_opening(self, head: str):
-        """("fence", kind, opener end) for a fence that opens a block, ("code", line end) for another fence,
-        -1 while undecided, None for backticks that open no fence."""
-        line = FENCE_LINE.match(head)
-        if not line:
-            return -1 if _FENCE_START.fullmatch(head) else None
-        rest = head[line.end():]
-        gap = len(rest) - len(rest.lstrip())
-        inner = opener_at(rest[gap:])
-        if inner == -1:
-            return -1
-        if inner is None:
-            return "code", line.end()
-        return "fence", inner[0], line.end() + gap + inner[1]
-
-    def _tag_end(self) -> int | None:
-        closer = TAG_CLOSER.search(self._buf, max(self._opener_end, self._scan - CLOSER_MAX))
-        self._scan = len(self._buf)
-        return closer.end() if closer else None
-
-    def _json_end(self) -> int | None:
-        """Where the JSON object that opens the block ends, scanning only what arrived since last time."""
-        depth, in_string, escaped = self._json
-        buf = self._buf
-        for i in range(self._scan, len(buf)):
-            char = buf[i]
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif char == "\\":
-                    escaped = True
-                elif char == '"':
-                    in_string = False
-            elif char == '"':
-                in_string = True
-            elif char in "{[":
-                depth += 1
-            elif char in "}]":
-                depth -= 1
-                if depth == 0:
-                    return i + 1
-        self._json, self._scan = (depth, in_string, escaped), len(buf)
-        return None
-
-    def _calls(self, block: str) -> list[tuple[str, dict]] | None:
+    def _calls(self, reader) -> list[tuple[str, dict]] | None:
         """The block's calls with arguments coerced to their schemas, or None (and a log line) if unusable."""
         try:
-            parsed = parse_block(block)
+            parsed: list[ParsedCall] = reader.finish()
             allowed = self.request.callable_names
             for call in parsed:
                 if call.name not in allowed:
@@ -240,14 +240,27 @@ class ToolSieve:
             self.calls.append(ToolCallDelta(index, call_id, name, text))
             out += [ToolCallDelta(index, call_id, name, ""), ToolCallDelta(index, arguments=text)]
 
-    def _not_a_call(self, out: list, upto: int, why: str | None) -> bool:
+    def _not_a_call(self, out: list, why: str | None) -> bool:
+        """The held text is no block: send its first line's start on as text and read on from there."""
         if why:
             log.info("request %s: tool-call markup answered as text: %s", self.label, why)
+        self._buf = self._prefix + "".join(self._held) + "".join(self._incoming)
+        self._incoming = []
         if self._extra:  # after calls were made, a broken block is dropped like any trailing text
             self._buf, self._state = "", "done"
             return False
+        if self._fence:
+            return self._release(out, FENCE_LINE.match(self._buf).end(), "code")
+        return self._release(out, 1, "text")
+
+    def _release(self, out: list, upto: int, state: str) -> bool:
+        """Send the first `upto` characters of the buffer as text, then read on in `state`."""
+        if self._extra:
+            self._buf, self._state = "", "done"
+            return False
+        self._held, self._reader, self._block = [], None, ""
         self._send(out, upto)
-        self._state = "code" if self._fence else "text"
+        self._state = state
         return True
 
     def _send(self, out: list, upto: int) -> None:
@@ -261,4 +274,5 @@ class ToolSieve:
         sent = text.rstrip()
         self._gap = text[len(sent):]
         if sent:
+            self._answer_start = False
             out.append(Text(content=sent))

@@ -60,8 +60,14 @@ VARIANTS: dict[str, Callable[[list], str]] = {
 }
 
 
-def call_answer(variant: str, calls: list = ONE_CALL, before: str = SAID_BEFORE) -> str:
+def said_before(variant: str) -> str:
+    """The text an answer in `variant` says before its calls (a bare JSON object stands alone)."""
+    return "" if variant == "json" else SAID_BEFORE
+
+
+def call_answer(variant: str, calls: list = ONE_CALL, before: str | None = None) -> str:
     """A whole answer: text said before, then the calls in one variant."""
+    before = said_before(variant) if before is None else before
     return (before + "\n" if before else "") + VARIANTS[variant](calls)
 
 
@@ -76,6 +82,15 @@ NOT_CALLS = {
     "json_code": 'Config: {"tools": [1, 2], "tool": "x"} and {"a": {"b": [1]}}',
     "html": "Use <b>bold</b> and <i>italics</i>; `x < y` holds, {braces} too.",
     "bad_argument_type": tag_block([("get_weather", {"city": "Paris", "days": "three"})]),
+    # Mentions: markup shown in a sentence, a code span, a quote or an example is never a call.
+    "inline_code_mid_sentence": "One would write `" + tag_block(ONE_CALL).replace("\n", "") +
+                                "` to ask; I will not run it.",
+    "quoted_in_prose": 'The reply "' + tag_block(ONE_CALL).replace("\n", "") + '" asks for Paris; I will not run it.',
+    "blockquote": "You wrote:\n" + "\n".join("> " + line for line in tag_block(ONE_CALL).split("\n")) +
+                  "\nI will not run it.",
+    "blockquote_one_line": "You wrote:\n> " + tag_block(ONE_CALL).replace("\n", "") + "\nI will not run it.",
+    "json_in_a_sentence": "An example is " + json_block(ONE_CALL) + " and I will not run it.",
+    "json_example_then_text": "For example:\n" + json_block(ONE_CALL) + "\nI will not run it.",
 }
 
 

@@ -39,7 +39,7 @@ def test_each_variant_split_at_every_position_gives_the_calls_and_only_the_text_
     text = wt.call_answer(variant, calls)
     for pieces in every_split(text):
         content, made, _ = sift(pieces)
-        assert (content, made) == (wt.SAID_BEFORE, [(n, a) for n, a in calls]), pieces
+        assert (content, made) == (wt.said_before(variant), [(n, a) for n, a in calls]), pieces
 
 
 @pytest.mark.parametrize("name", list(wt.NOT_CALLS))
@@ -61,9 +61,10 @@ def test_stream_deltas_carry_index_id_name_then_argument_text():
 
 def test_text_before_a_block_streams_at_once_and_the_block_is_held():
     sieve = ToolSieve(REQUEST)
-    assert sieve.feed("Sure, ") == [Text(content="Sure,")]   # the trailing space waits for what follows
-    assert sieve.feed("<tool") == [HeldContent(5)]          # held, but the relay sees progress
-    assert "".join(e.content for e in sieve.feed("s> are great")) == " <tools> are great"
+    assert sieve.feed("Sure,\n") == [Text(content="Sure,")]   # the line break waits for what follows
+    assert sieve.feed("<tool") == [HeldContent(5)]            # held, but the relay sees progress
+    assert "".join(e.content for e in sieve.feed("s> are great")) == "\n<tools> are great"
+    assert sieve.feed(" and <tool") == [Text(content=" and <tool")]   # mid-line: a mention, never held
 
 
 def test_whatever_follows_the_closing_tag_is_dropped():

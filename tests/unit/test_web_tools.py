@@ -31,7 +31,7 @@ def test_each_variant_from_the_web_chat_split_at_every_position_streams_as_tool_
         web.account("webtok", text=lambda prompt, cut=cut: wt.split_at(text, cut)(prompt)
                     if wt.has_tool_block(prompt) else ["no tools offered"])
         calls, content, finish = assembled(chat(client, messages=ASK, stream=True, tools=wt.TOOLS))
-        assert (content, finish) == (wt.SAID_BEFORE, "tool_calls"), cut
+        assert (content, finish) == (wt.said_before(variant), "tool_calls"), cut
         assert [(c["name"], json.loads(c["arguments"])) for c in calls] == wt.TWO_CALLS, cut
         assert all(c["id"].startswith("call_") and len(c["id"]) == 29 for c in calls)
 
@@ -167,7 +167,7 @@ def test_a_slowly_arriving_block_keeps_deadlines_and_keep_alives_going(make_app,
     client = make_app(FREESEEK_IDLE_TIMEOUT="2", FREESEEK_FIRST_HEARTBEAT_SECONDS="0.5",
                       FREESEEK_HEARTBEAT_SECONDS="0.5").test_client()
     block = wt.tag_block(wt.ONE_CALL)
-    pieces = ["Checking."] + [block[i:i + 10] for i in range(0, len(block), 10)]
+    pieces = ["Checking.\n"] + [block[i:i + 10] for i in range(0, len(block), 10)]
     web.account("webtok", text=lambda prompt: pieces, pace=0.2)   # the block takes about 2.5 s, idle limit 2 s
     response = chat(client, messages=ASK, tools=wt.TOOLS, stream=True)
     events = sse_events(response)
@@ -176,3 +176,15 @@ def test_a_slowly_arriving_block_keeps_deadlines_and_keep_alives_going(make_app,
     assert ":" in events[:first_call]   # keep-alive comments while the block was held
     calls, content, finish = assembled(response)
     assert (content, finish, calls[0]["name"]) == ("Checking.", "tool_calls", "get_weather")
+
+
+@pytest.mark.parametrize("name", ["inline_code_mid_sentence", "quoted_in_prose", "blockquote_one_line",
+                                  "json_in_a_sentence",
+                                  "json_example_then_text"])
+def test_markup_mentioned_in_the_answer_stays_text_whole_and_streamed(client, web, name):
+    text = wt.NOT_CALLS[name]
+    web.account("webtok", text=lambda prompt: wt.split_at(text, len(text) // 2)(prompt))
+    whole = chat(client, messages=ASK, tools=wt.TOOLS).json["choices"][0]
+    assert (whole["message"]["content"], whole["finish_reason"]) == (text, "stop")
+    assert "tool_calls" not in whole["message"]
+    assert assembled(chat(client, messages=ASK, tools=wt.TOOLS, stream=True)) == ([], text, "stop")

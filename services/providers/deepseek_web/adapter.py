@@ -142,7 +142,7 @@ class WebChat:
         finally:
             cancel.set()  # uploads still running belong to an attempt that failed
         body = p.completion_body(plan.session_id, plan.parent_id, self.model_type(call), plan.prompt, file_ids,
-                                 call.model.reasoning, call.model.search, self.settings.web_completion_extra)
+                                 call.model.reasoning, call.search, self.settings.web_completion_extra)
         stream = self.calls.with_pow(token, p.COMPLETION, lambda header: self.post_stream(
             token, p.COMPLETION, body, plan.session_id, header), first=pow_header)
         return WebStream(self, call, token, plan.session_id, stream)

@@ -65,7 +65,7 @@ class WebStream:
     def events(self) -> Iterator:
         """Yield the conversation id, then text and reasoning; the sources and the Finish at the end."""
         model, settings = self.call.model, self.adapter.settings
-        citations = Citations() if model.search else None
+        citations = Citations() if self.call.search else None
         answer: list[str] = []
         announced, rounds = False, 0
         while True:
@@ -97,7 +97,7 @@ class WebStream:
         if parser.status is None:
             parser.status = p.STATUS_INCOMPLETE  # continue streams that never said more: still cut
         tail = (citations.flush() if citations else "") + ("" if "".join(answer) else parser.withheld)
-        if model.search and not model.silent:
+        if self.call.search and not model.silent:
             tail += sources_text(parser.search_results)
         if tail:
             answer.append(tail)

@@ -1,0 +1,117 @@
+"""Large tool-call arguments: `python -m bench.sieve_scale`.
+
+1. The streaming sieve alone, fed a write_file call whose CDATA content is 1, 2, 4 and 8 MB, in 64-character
+   pieces: seconds per MB (constant when the work is linear).
+2. freeseek under gunicorn with one gevent worker, on the fake web chat, streaming a call with a 4 MB
+   argument (in 1 KB pieces), while `GET /ping` is asked on the same worker again and again: the slowest
+   and the 99th-percentile answer.
+Run alone it prints the report's section; `python -m bench` (or `--only tools`) puts it in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import requests
+
+MB = 1024 * 1024
+WRITE = {"type": "function", "function": {"name": "write_file", "parameters": {
+    "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}}}
+
+
+def big_answer(size: int) -> str:
+    """An answer writing `size` characters of code (with <, >, quotes and backslashes) to a file."""
+    line = 'if a < b and c > d: print("<x>", \'\\\\\', b)\n'
+    content = (line * (size // len(line) + 1))[:size]
+    return ("Writing it.\n<tool_calls>\n<invoke name=\"write_file\">\n<parameter name=\"path\">a.py</parameter>\n"
+            f"<parameter name=\"content\"><![CDATA[{content}]]></parameter>\n</invoke>\n</tool_calls>")
+
+
+def sieve_alone(sizes=(1, 2, 4, 8), piece: int = 64) -> list[dict]:
+    """Seconds (and seconds per MB) the sieve takes over a call of each size, fed in small pieces."""
+    from services.tools.request import ToolRequest
+    from services.tools.sieve import ToolSieve
+    rows = []
+    for mb in sizes:
+        text = big_answer(mb * MB)
+        sieve = ToolSieve(ToolRequest.from_body({"tools": [WRITE]}))
+        started = time.perf_counter()
+        for i in range(0, len(text), piece):
+            sieve.feed(text[i:i + piece])
+        sieve.flush()
+        seconds = time.perf_counter() - started
+        assert len(sieve.calls) == 1 and len(json.loads(sieve.calls[0].arguments)["content"]) == mb * MB
+        rows.append({"mb": mb, "seconds": seconds, "seconds_per_mb": seconds / mb, "scanned_per_char":
+                     sieve.scanned / len(text)})
+    return rows
+
+
+def ping_during_large_call(mb: int = 4, piece: int = 1024) -> dict:
+    """Stream a call with an `mb` MB argument through one gunicorn worker while pinging that worker."""
+    from bench.contestants import start_gateway
+    from tests.fakes.deepseek_web import FakeWebChat
+    text = big_answer(mb * MB)
+    pieces = [text[i:i + piece] for i in range(0, len(text), piece)]
+    with FakeWebChat(difficulty=100) as web, tempfile.TemporaryDirectory() as workdir:
+        web.account("bench-big", text=lambda prompt: pieces)
+        gateway = start_gateway(Path(workdir), SimpleNamespace(port=9), web.url)
+        base = f"http://127.0.0.1:{gateway.port}"
+        try:
+            requests.get(base + "/ping", timeout=10)
+            done, result = threading.Event(), {}
+
+            def call() -> None:
+                started = time.perf_counter()
+                reply = requests.post(base + "/v1/chat/completions", timeout=600,
+                                      headers={"Authorization": "Bearer bench-big"},
+                                      json={"model": "deepseek-chat", "tools": [WRITE],
+                                            "messages": [{"role": "user", "content": "write a.py"}]})
+                message = reply.json()["choices"][0]["message"]
+                arguments = json.loads(message["tool_calls"][0]["function"]["arguments"])
+                result.update(seconds=time.perf_counter() - started, exact=len(arguments["content"]) == mb * MB)
+                done.set()
+
+            threading.Thread(target=call, daemon=True).start()
+            pings = []
+            while not done.is_set():
+                started = time.perf_counter()
+                requests.get(base + "/ping", timeout=60)
+                pings.append(time.perf_counter() - started)
+                done.wait(0.02)
+        finally:
+            gateway.stop()
+    pings.sort()
+    return {"mb": mb, "call_seconds": result["seconds"], "exact": result["exact"], "pings": len(pings),
+            "ping_max_ms": pings[-1] * 1000, "ping_p99_ms": pings[int(len(pings) * 0.99) - 1] * 1000}
+
+
+def run(quick: bool = False) -> dict:
+    """Both measurements (smaller in a quick run), for the report."""
+    return {"sieve": sieve_alone((1, 2) if quick else (1, 2, 4, 8)), "ping": ping_during_large_call(1 if quick else 4)}
+
+
+def lines(large: dict | None) -> list[str]:
+    """The report's section on large arguments."""
+    if not large:
+        return []
+    ping = large["ping"]
+    out = ["", "### Large arguments", "",
+           "The streaming sieve alone, fed a `write_file` call whose CDATA content (code with `<`, `>`, quotes and "
+           "backslashes) is this large, in 64-character pieces (`python -m bench.sieve_scale`):", "",
+           "| argument | seconds | seconds per MB | characters looked at per character |", "|---|---|---|---|"]
+    out += [f"| {r['mb']} MB | {r['seconds']:.2f} | {r['seconds_per_mb']:.2f} | {r['scanned_per_char']:.2f} |"
+            for r in large["sieve"]]
+    out += ["", f"Through freeseek under gunicorn with one gevent worker, on the fake web chat: a {ping['mb']} MB "
+            f"argument in 1 KB pieces, answered whole in {ping['call_seconds']:.1f} s (most of it counting the "
+            f"answer's tokens; arguments exact: {ping['exact']}), while `GET /ping` was asked {ping['pings']} times "
+            f"on the same worker: slowest {ping['ping_max_ms']:.0f} ms, p99 {ping['ping_p99_ms']:.0f} ms."]
+    return out
+
+
+if __name__ == "__main__":
+    print("\n".join(lines(run())))
