@@ -73,7 +73,8 @@ class OpenAICompatible:
         if response.status_code >= 300:
             text = body.read_all(65536)
             body.close()
-            raise classify_status(self.provider.name, token, response.status_code, text, response.headers)
+            raise classify_status(self.provider.name, token, response.status_code, text, response.headers,
+                                  self.settings.max_retry_after_seconds)
         return OpenAIStream(self.provider.name, token, body)
 
     def check(self, token: Token) -> bool:
@@ -89,7 +90,7 @@ class OpenAICompatible:
             if response.status_code in (401, 402, 403):
                 return False
             raise classify_status(self.provider.name, token, response.status_code, response.content,
-                                  response.headers)
+                                  response.headers, self.settings.max_retry_after_seconds)
 
 
 class OpenAIStream:

@@ -72,20 +72,25 @@ class _Adapter:
 
 
 SETTINGS = types.SimpleNamespace(first_heartbeat=0.05, heartbeat=0.05, queue_timeout=5, total_timeout=60,
-                                 first_content_timeout=60, idle_timeout=60)
+                                 first_content_timeout=60, idle_timeout=60, precommit_seconds=20)
 
 
-def test_a_client_leaving_at_a_keepalive_while_the_answer_opens_frees_the_lease_and_the_run():
+def test_a_client_leaving_as_the_answer_opens_frees_the_lease_and_the_run():
     gate, pool = threading.Event(), _Pool()
     adapter = _Adapter(gate)
     relay = Relay(SETTINGS, pool, lambda name: adapter)
-    run = relay.start(types.SimpleNamespace(id="leak"), [Token("p", "s")])
+    run = relay.start(types.SimpleNamespace(id="leak", stream=True), [Token("p", "s")])
     events = run.events()
-    assert next(events) is HEARTBEAT        # the upstream withholds its headers: a keep-alive goes out
-    gate.set()                              # ... and while it is being written, the upstream answers
-    assert wait_until(lambda: adapter.stream is not None, 2)
-    assert wait_until(lambda: run._handed_over, 2)   # the producer has handed the steps to the request side
-    events.close()                          # the keep-alive's write failed: the client left (as _stream does)
+    first: list = []
+    reader = threading.Thread(target=lambda: first.append(next(events)), daemon=True)
+    reader.start()
+    reader.join(0.3)
+    assert not first, "something was written while no upstream had accepted the request"
+    gate.set()                              # the upstream answers: a keep-alive or the content goes out
+    reader.join(5)
+    assert first and (first[0] is HEARTBEAT or isinstance(first[0], Text))
+    assert wait_until(lambda: run.inline, 2)   # the producer has handed the steps to the request side
+    events.close()                          # the write failed: the client left (as _stream does)
     run.cancel()
     assert wait_until(lambda: pool.released == 1, 3), "the token's lease is never released"
     assert run not in relay.runs, "the run stays in relay.runs for ever (shutdown waits for it)"

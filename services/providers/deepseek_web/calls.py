@@ -70,13 +70,15 @@ class WebCalls:
             envelope = None
         if not isinstance(envelope, dict):
             if status >= 400:
-                raise classify_status(self.provider.name, token, status, content, headers)
+                raise classify_status(self.provider.name, token, status, content, headers,
+                                      self.settings.max_retry_after_seconds)
             raise connection_failed(self.provider.name, "the web chat sent a reply that is not JSON")
         error = p.envelope_error(envelope)
         if error is None and status < 400:
             return p.biz_data(envelope)
         if error is None:
-            raise classify_status(self.provider.name, token, status, content, headers)
+            raise classify_status(self.provider.name, token, status, content, headers,
+                                      self.settings.max_retry_after_seconds)
         raise self.refusal(token, *error)
 
     def _block_cause(self, status: int, headers) -> str | None:
