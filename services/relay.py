@@ -211,7 +211,7 @@ class RelayRun:
             if attempt is None or attempt.abort_error is not None:
                 return
             name = attempt.token.provider
-            if not self._committed and attempt.opened is None and now >= self._budget_end:
+            if not self._committed and not self._accepted and now >= self._budget_end:
                 # Nothing is written before an upstream accepted; waiting longer would meet the platform's
                 # own first-byte limit (Heroku's 30 s) with its error instead of ours.
                 error = failure(UpstreamTimeout(
@@ -313,7 +313,9 @@ class RelayRun:
         stream = None
         try:
             stream = yield from self._open(attempt)
-            self._accepted = True
+            # An API's answer is accepted with its 2xx headers; the web chat's once its stream says it started
+            # the answer (a rate-limit or length notice comes first, instead of an answer: still a real status).
+            self._accepted = not getattr(stream, "accepted_at_first_event", False)
             if not getattr(stream, "inline", False):
                 if self._steps_inline:
                     self._steps_inline = False
@@ -333,6 +335,7 @@ class RelayRun:
                     if self._steps_inline:
                         yield _SILENCE
                     continue
+                self._accepted = True
                 if isinstance(event, HeldContent):
                     # Content held back (a tool-call block arriving) is progress for the deadlines, but not
                     # yet for the client: failover stays possible and keep-alives keep flowing.

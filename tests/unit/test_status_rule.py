@@ -77,9 +77,9 @@ def test_a_short_cooldown_within_the_budget_is_waited_out_without_a_byte(make_ap
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_a_queue_wait_past_the_budget_is_a_429_not_a_200(make_app, web, stream):
     client = make_app(**EAGER, FREESEEK_PRECOMMIT_SECONDS="1", FREESEEK_FIRST_CONTENT_TIMEOUT="60").test_client()
-    token = web.account("web-held", keepalives=3000, pace=0.02)
+    token = web.account("web-held", text=["tick "] * 3000, pace=0.02)
     path, body = ROUTES["chat"]
-    # A streamed answer that opened (only comments so far) and is not read: it holds the account until closed.
+    # A streamed answer that started and is not read on: it holds the account until it is closed.
     holder = client.post(path, json=body(True), headers={"Authorization": f"Bearer {token}"})
     try:
         assert holder.status_code == 200
