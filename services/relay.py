@@ -144,10 +144,16 @@ class RelayRun:
                     return
                 if isinstance(item, _Failure):
                     raise item.error
-                self._next_beat = now + s.heartbeat
-                sent = True
                 if self.call.stream:
-                    self._committed = True   # a streamed event is the body's first byte
+                    self._committed = True   # a streamed event is written: the body's first byte, or a byte more
+                    self._next_beat = now + s.heartbeat
+                elif now >= self._next_beat:
+                    # A whole answer being gathered writes nothing: its keep-alives are due while events flow
+                    # too (a platform cuts a response whose first byte takes 30 s, whatever the upstream does).
+                    self._next_beat = now + s.heartbeat
+                    self._committed = True
+                    yield HEARTBEAT
+                sent = True
                 yield item
         finally:
             with self._lock:

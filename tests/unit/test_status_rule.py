@@ -3,6 +3,7 @@ no SSE byte), so an error decided before then is a real HTTP status in the diale
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -111,3 +112,12 @@ def ask_with(client, messages):
                            headers={"Authorization": "Bearer webtok"})
     response.get_data()
     return response
+
+
+def test_a_long_whole_answer_whose_content_flows_still_gets_its_keepalives(make_app, fake):
+    client = make_app(FREESEEK_FIRST_HEARTBEAT_SECONDS="0.3", FREESEEK_HEARTBEAT_SECONDS="0.3").test_client()
+    key = fake.script("sk-flowing", text=["word "] * 40, pace=0.05)   # content all along, for about 2 s
+    response = ask(client, "chat", key, False)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and text.startswith("\n")   # committed by a keep-alive, not cut at 30 s
+    assert json.loads(text)["choices"][0]["message"]["content"] == "word " * 40
