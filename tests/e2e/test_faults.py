@@ -45,7 +45,8 @@ def fault_gateway(faulty, tmp_path_factory):
     # Deadlines far above what a loaded machine needs for the modes that answer (the drip's few hundred
     # wake-ups before its first content, a 5 MB line), so only the stalling modes meet them.
     env = {**E2E_ENV, "FREESEEK_FIRST_CONTENT_TIMEOUT": "8", "FREESEEK_IDLE_TIMEOUT": "8",
-           "FREESEEK_QUEUE_TIMEOUT": "5", "FREESEEK_FIRST_HEARTBEAT_SECONDS": "30"}
+           # The 429 storm's two 1 s cooldowns and three tries must fit in the queue's wait on a slow machine too.
+           "FREESEEK_QUEUE_TIMEOUT": "15", "FREESEEK_FIRST_HEARTBEAT_SECONDS": "30"}
     gateway = GatewayProcess(tmp_path_factory.mktemp("faults"), env, toml)
     yield gateway
     gateway.stop()
