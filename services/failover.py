@@ -14,13 +14,16 @@ def most_telling(tokens: list[Token], failures: list[tuple[Token, GatewayError]]
         return refusal or RateLimited("No token could take this request.", retry_after=5)
     last = dict(failures)  # each token's latest failure
     if len(failures) == 1 and len(tokens) == 1:
-        return failures[0][1]
-    best = min(last.values(), key=telling_rank)
-    notes = [_note(token, last.get(token), refusal, pool) for token in tokens]
-    best.message = f"All {len(failures)} tries failed; per token: " + "; ".join(notes)
+        best = failures[0][1]
+    else:
+        best = min(last.values(), key=telling_rank)
+        notes = [_note(token, last.get(token), refusal, pool) for token in tokens]
+        best.message = f"All {len(failures)} tries failed; per token: " + "; ".join(notes)
     if isinstance(best, RateLimited):
-        waits = [e.retry_after for e in last.values() if isinstance(e, RateLimited) and e.retry_after]
-        best.retry_after = min(waits) if waits else 5
+        # Retry-After tells the truth: when the first of the request's resting tokens may be used again
+        # (a web chat's rate-limit notice gives no time of its own; the pool's cooldown is the time).
+        rests = [pool.rest_left(t) for t in tokens if pool.rest_left(t) and pool.refusal([t]).retry_after]
+        best.retry_after = min(rests) if rests else best.retry_after or 5
     return best
 
 

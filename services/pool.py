@@ -16,6 +16,10 @@ from services.store.keys import random_keys
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
 REST_SECONDS = 5.0         # after a transient fault (5xx, timeout, connection error)
 COOLDOWN_MIN, COOLDOWN_MAX = 5.0, 60.0
+# A request that waited its whole budget for a busy account is told to come back after this long: when an
+# answer ends is not known, and a retry queues again for as long as the first wait.
+BUSY_RETRY_AFTER = 5
+BUSY_WAIT_BOUNDS = "FREESEEK_QUEUE_TIMEOUT and, before the status is sent, FREESEEK_PRECOMMIT_SECONDS"
 
 
 @dataclass
@@ -116,8 +120,8 @@ class TokenPool:
                     if remaining <= 0 or (cancelled is not None and cancelled.is_set()):
                         self._refuse_if_none_ready_by(tokens, self._clock())
                         raise RateLimited(
-                            f"Every account for this request is busy (waited {timeout:g} s, "
-                            "FREESEEK_QUEUE_TIMEOUT).", code="accounts_busy", retry_after=5)
+                            f"Every account for this request is busy (waited {timeout:.0f} s; "
+                            f"{BUSY_WAIT_BOUNDS} bound the wait).", code="accounts_busy", retry_after=BUSY_RETRY_AFTER)
                     # Wake when a rest ends, and at least every second: requests get cancelled.
                     self._cond.wait(max(0.01, min(remaining, 1.0, self._next_ready(tokens) - self._clock())))
                     if waiter.lease is None:

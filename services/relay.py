@@ -22,7 +22,7 @@ from services.settings import Settings
 
 log = logging.getLogger("freeseek")
 
-HEARTBEAT = object()   # yielded by RelayRun.events() when a keep-alive is due
+HEARTBEAT = object()   # yielded by RelayRun.events() when a keep-alive is due (never before an upstream accepted)
 FLUSH = object()       # yielded by RelayRun.events() when the upstream has nothing more for now (see RelayRun.inline)
 _END = object()
 # Where the run's steps are carried on (see RelayRun): to a producer for the phases that block without
@@ -34,8 +34,9 @@ _SILENCE = object()    # an inline read woke with nothing new: time to look at d
 # while events flow): a client gone quiet is noticed within 2 s, and a flowing stream costs no wake-ups.
 CHECK_SECONDS = 1.0
 
-# A rate-limited token is tried again once its cooldown ends (if that is within the queue timeout), at most
-# this often per request: waiting beats failing, hammering does not.
+# A rate-limited token is tried again once its cooldown ends (if that is within the queue timeout and, before
+# the status is sent, the pre-commit budget), at most this often per request: waiting beats failing,
+# hammering does not.
 RATE_LIMIT_RETRIES = 2
 
 
@@ -71,7 +72,7 @@ class RelayRun:
 
     __slots__ = ("relay", "call", "tokens", "settings", "stats", "started", "_queue", "_lock", "_attempt",
                  "_cancelled", "_content_started", "_steps_gen", "_steps_inline", "_last_check", "_next_beat",
-                 "inline", "_handed_over", "_abandoned", "__weakref__")
+                 "inline", "_handed_over", "_abandoned", "_accepted", "_committed", "_budget_end", "__weakref__")
 
     def __init__(self, relay: Relay, call: ChatCall, tokens: list[Token]):
         self.relay, self.call, self.tokens = relay, call, tokens
@@ -88,6 +89,12 @@ class RelayRun:
         self._handed_over = False      # a producer queued _TO_REQUEST: the steps wait for the HTTP side
         self._abandoned = False        # the HTTP side stopped reading: nobody will take the steps over
         self._last_check = self._next_beat = 0.0
+        # The status rule: nothing is written until an upstream accepted the request (an attempt's answer
+        # opened: 2xx headers, or the web chat's completion stream). Until the HTTP side has written (a
+        # keep-alive, or a streamed event), the waits before acceptance share the pre-commit budget.
+        self._accepted = False     # the current attempt's answer is open
+        self._committed = False    # the HTTP side has been given something to write: its status is sent
+        self._budget_end = self.started + self.settings.precommit_seconds
         # Whether the HTTP side carries the steps now, told by their markers only (a producer may still be
         # running them). Only then may it hold rendered events until FLUSH: it reads the upstream itself, which
         # says when a burst is over (fewer, larger writes: a send per event cost ~15% of CPU).
@@ -126,8 +133,9 @@ class RelayRun:
                     if item is _SILENCE and client_gone():
                         raise ClientGone()
                 if item is _SILENCE:
-                    if now >= self._next_beat:
+                    if now >= self._next_beat and self._may_commit():
                         self._next_beat = now + s.heartbeat
+                        self._committed = True
                         yield HEARTBEAT
                     elif sent:
                         yield FLUSH
@@ -136,7 +144,15 @@ class RelayRun:
                     return
                 if isinstance(item, _Failure):
                     raise item.error
-                self._next_beat = now + s.heartbeat
+                if self.call.stream:
+                    self._committed = True   # a streamed event is written: the body's first byte, or a byte more
+                    self._next_beat = now + s.heartbeat
+                elif now >= self._next_beat:
+                    # A whole answer being gathered writes nothing: its keep-alives are due while events flow
+                    # too (a platform cuts a response whose first byte takes 30 s, whatever the upstream does).
+                    self._next_beat = now + s.heartbeat
+                    self._committed = True
+                    yield HEARTBEAT
                 sent = True
                 yield item
         finally:
@@ -149,9 +165,18 @@ class RelayRun:
             else:
                 self.cancel()  # a producer carries them: stop it, and it frees the upstream itself
 
+    def _may_commit(self) -> bool:
+        """Whether a keep-alive may go out: the status is sent already, or an upstream accepted the request."""
+        return self._committed or self._accepted
+
+    def _budget_spent(self) -> bool:
+        """Whether a request whose status is not sent has used up its pre-commit budget."""
+        return not self._committed and time.monotonic() >= self._budget_end
+
     def _idle(self) -> float:
         """Seconds until the next keep-alive or deadline check is due."""
-        return max(0.0, min(self._next_beat, self._last_check + CHECK_SECONDS) - time.monotonic())
+        beat = self._next_beat if self._may_commit() else float("inf")
+        return max(0.0, min(beat, self._last_check + CHECK_SECONDS) - time.monotonic())
 
     def _hand_to_producer(self) -> None:
         """Carry the steps on in a producer thread, which feeds the queue until they end or come back."""
@@ -192,7 +217,13 @@ class RelayRun:
             if attempt is None or attempt.abort_error is not None:
                 return
             name = attempt.token.provider
-            if now - self.started > s.total_timeout:
+            if not self._committed and not self._accepted and now >= self._budget_end:
+                # Nothing is written before an upstream accepted; waiting longer would meet the platform's
+                # own first-byte limit (Heroku's 30 s) with its error instead of ours.
+                error = failure(UpstreamTimeout(
+                    f"{name}: no upstream accepted the request within {s.precommit_seconds:g} s "
+                    "(FREESEEK_PRECOMMIT_SECONDS)."), token_state=None, retryable=True)
+            elif now - self.started > s.total_timeout:
                 error = failure(UpstreamTimeout(f"{name}: the answer took longer than {s.total_timeout:g} s "
                                                 "(FREESEEK_TOTAL_TIMEOUT)."), token_state=None, retryable=False)
             elif attempt.content_at is None and now - attempt.started > s.first_content_timeout:
@@ -243,8 +274,10 @@ class RelayRun:
                 if self._steps_inline:
                     self._steps_inline = False
                     yield _TO_PRODUCER  # waiting for a token blocks: not on the HTTP side
+                # Before the status is sent, a wait that cannot end within the budget is not started.
+                until = deadline if self._committed else min(deadline, self._budget_end)
                 try:
-                    lease = pool.acquire(candidates, max(0.0, deadline - time.monotonic()), self._cancelled,
+                    lease = pool.acquire(candidates, max(0.0, until - time.monotonic()), self._cancelled,
                                          ticket)
                 except GatewayError as error:
                     errors.append(error)
@@ -263,6 +296,8 @@ class RelayRun:
                 failures.append((token, error))
                 if self._content_started or not error.retryable or self._cancelled.is_set():
                     raise
+                if self._budget_spent():
+                    break  # another try would start after the budget: the failures so far are the answer
                 if error.token_state == "cooldown" and retries[token] < RATE_LIMIT_RETRIES:
                     retries[token] += 1  # stays a candidate: the pool holds it back until its cooldown ends
                 else:
@@ -284,6 +319,9 @@ class RelayRun:
         stream = None
         try:
             stream = yield from self._open(attempt)
+            # An API's answer is accepted with its 2xx headers; the web chat's once its stream says it started
+            # the answer (a rate-limit or length notice comes first, instead of an answer: still a real status).
+            self._accepted = not getattr(stream, "accepted_at_first_event", False)
             if not getattr(stream, "inline", False):
                 if self._steps_inline:
                     self._steps_inline = False
@@ -303,6 +341,7 @@ class RelayRun:
                     if self._steps_inline:
                         yield _SILENCE
                     continue
+                self._accepted = True
                 if isinstance(event, HeldContent):
                     # Content held back (a tool-call block arriving) is progress for the deadlines, but not
                     # yet for the client: failover stays possible and keep-alives keep flowing.
@@ -320,6 +359,7 @@ class RelayRun:
                 raise Cancelled() from None
             raise
         finally:
+            self._accepted = False   # a failover's next try must be accepted again before a keep-alive
             with self._lock:
                 self._attempt = None
             if stream is not None:

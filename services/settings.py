@@ -20,7 +20,8 @@ class Settings:
     tokens: str = ""
     api_keys: tuple[str, ...] = ()
     providers_file: str = ""
-    # Seconds before the first keep-alive (so quick errors still get a real HTTP status), then between them.
+    # Seconds from the request's start before the first keep-alive, which only goes out once an upstream
+    # accepted (so quick errors still get a real HTTP status), then between them.
     first_heartbeat: float = 10.0
     heartbeat: float = 15.0
     # Upstream deadlines, in seconds; each is named in the error it causes.
@@ -30,6 +31,11 @@ class Settings:
     total_timeout: float = 1800.0
     # How long a request may wait for a busy account before a 429.
     queue_timeout: float = 60.0
+    # How long a request may go before its status is sent while no upstream has accepted it (queue,
+    # cooldown, failover): under Heroku's 30 s to the first byte. When spent, the real error is the status.
+    precommit_seconds: float = 20.0
+    # The longest rest an upstream's Retry-After (or "wait N seconds") may give a token.
+    max_retry_after_seconds: float = 3600.0
     max_body_bytes: int = 10 * 1024 * 1024
     # Model names: unknown ones are served as the README's rule says (off), or refused with a 400 (on).
     strict_models: bool = False
@@ -129,8 +135,9 @@ class Settings:
                 "comma-separated keys your clients will send as 'Authorization: Bearer <key>'."
             )
         for name in ("first_heartbeat", "heartbeat", "connect_timeout", "first_content_timeout",
-                     "idle_timeout", "total_timeout", "redis_lease_seconds"):
-            if getattr(self, name) <= 0:
+                     "idle_timeout", "total_timeout", "redis_lease_seconds", "precommit_seconds",
+                     "max_retry_after_seconds"):
+            if not 0 < getattr(self, name) < float("inf"):
                 raise ConfigError(f"{_env_name(name)} must be a positive number of seconds")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("FREESEEK_REDIS_URL must start with redis://, rediss:// or unix://")

@@ -10,7 +10,7 @@ from typing import Callable
 
 from services.credentials import Token
 from services.errors import RateLimited
-from services.pool import HealthStore, Lease, TokenPool
+from services.pool import BUSY_RETRY_AFTER, BUSY_WAIT_BOUNDS, HealthStore, Lease, TokenPool
 from services.store.redis_leases import RedisLeases
 
 
@@ -66,8 +66,8 @@ class SharedTokenPool(TokenPool):
                 if self._clock() >= deadline or (cancelled is not None and cancelled.is_set()):
                     self._refuse_if_none_ready_by(tokens, self._clock())
                     raise RateLimited(
-                        f"Every account for this request is busy (waited {timeout:g} s, "
-                        "FREESEEK_QUEUE_TIMEOUT).", code="accounts_busy", retry_after=5)
+                        f"Every account for this request is busy (waited {timeout:.0f} s; "
+                        f"{BUSY_WAIT_BOUNDS} bound the wait).", code="accounts_busy", retry_after=BUSY_RETRY_AFTER)
                 self._refuse_if_none_ready_by(tokens, deadline)
                 wait = min(self.leases.POLL_SECONDS * random.uniform(0.5, 1.5), deadline - self._clock())
                 if cancelled is not None:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 
 from services.credentials import Token
 from services.errors import (Forbidden, GatewayError, PaymentRequired, RateLimited, Unauthorized, UpstreamError,
                              UpstreamUnavailable, error_for_status)
 
-_WAIT_RE = re.compile(r"(?:wait|after|retry in)\s+(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.I)
+_WAIT_RE = re.compile(r"(?:wait|after|retry in)\s+(\d{1,15}(?:\.\d{1,6})?)\s*(?:s\b|sec|second)", re.I)
+# Retry-After's delta-seconds and the providers' retry-after-ms, with a bound on the digits read (the value is
+# capped anyway; a thousand-digit number is not a wait).
+_DELTA_SECONDS_RE = re.compile(r"[0-9]{1,15}")
+_MILLISECONDS_RE = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,6})?")
+MAX_RETRY_AFTER = 3600.0  # FREESEEK_MAX_RETRY_AFTER_SECONDS' default
 _QUOTA_WORDS = ("balance", "quota", "insufficient", "credit", "余额")
 # Anything that looks like a key, or a masked key ("****abcd"), is cut out of upstream text.
 _KEYLIKE_RE = re.compile(r"(?:sk-|hf_|ghp_|github_pat_)[A-Za-z0-9_\-]+|\*{2,}[A-Za-z0-9_\-]*")
@@ -62,28 +70,40 @@ def scrub(text: str, token: Token) -> str:
     return _KEYLIKE_RE.sub("[redacted]", text)
 
 
-def retry_after(headers, text: str) -> float | None:
-    """Seconds to wait, from Retry-After / retry-after-ms or a "wait N seconds" message."""
-    value = headers.get("retry-after-ms") if headers else None
-    if value:
-        try:
-            return float(value) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after") if headers else None
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    match = _WAIT_RE.search(text)
-    return float(match.group(1)) if match else None
+def retry_after(headers, text: str, cap: float = MAX_RETRY_AFTER) -> float | None:
+    """Seconds to wait, capped: from `retry-after-ms`, `Retry-After` as HTTP says (delta-seconds or an
+    HTTP-date) or a "wait N seconds" message; anything else (`inf`, `nan`, `1e308`, `-5`, words) is absent."""
+    wait = None
+    value = (headers.get("retry-after-ms") or "").strip() if headers else ""
+    if _MILLISECONDS_RE.fullmatch(value):
+        wait = float(value) / 1000
+    value = (headers.get("retry-after") or "").strip() if headers else ""
+    if wait is None and value:
+        wait = _http_retry_after(value)
+    if wait is None:
+        match = _WAIT_RE.search(text)
+        wait = float(match.group(1)) if match else None
+    return None if wait is None else min(wait, cap)
+
+
+def _http_retry_after(value: str) -> float | None:
+    """Retry-After's two forms (RFC 9110 10.2.3): a non-negative integer of seconds, or the date to retry at."""
+    if _DELTA_SECONDS_RE.fullmatch(value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # only GMT dates are HTTP-dates; a zone-less one is read as GMT
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
 
 
 def classify_status(provider: str, token: Token, status: int, body: bytes | str, headers=None,
-                    key_prefixes: tuple[str, ...] = ()) -> GatewayError:
-    """Map an upstream HTTP failure to an error by its status class (the README's failover rules); a key
-    recognised by its shape (`key_prefixes`) is told how another provider's key of that shape is sent."""
+                    max_wait: float = MAX_RETRY_AFTER, key_prefixes: tuple[str, ...] = ()) -> GatewayError:
+    """Map an upstream HTTP failure to an error by its status class (the README's failover rules); an
+    upstream's wait is believed up to `max_wait` seconds, and a key recognised by its shape (`key_prefixes`)
+    is told how another provider's key of that shape is sent."""
     text = upstream_message(body)
     who = f"{provider} rejected token {token.ref}"
     quota = any(word in text.lower() for word in _QUOTA_WORDS)
@@ -98,14 +118,14 @@ def classify_status(provider: str, token: Token, status: int, body: bytes | str,
     if status == 403:
         return failure(Forbidden(f"{who}: access denied (HTTP 403)."), token_state="dead", retryable=True)
     if status == 429:
-        wait = retry_after(headers, text)
+        wait = retry_after(headers, text, max_wait)
         hint = f"; retry after {wait:g} s" if wait else ""
         return failure(RateLimited(f"{provider} rate-limited token {token.ref}{hint}.", retry_after=wait),
                        token_state="cooldown", retryable=True)
     if status == 408 or status >= 500:
         cls = UpstreamUnavailable if status in (503, 529) else UpstreamError
         return failure(cls(f"{provider} failed with HTTP {status}: {scrub(text, token)}".rstrip(": "),
-                           retry_after=retry_after(headers, text)),
+                           retry_after=retry_after(headers, text, max_wait)),
                        token_state="rest", retryable=True)
     return failure(error_for_status(status, f"{provider}: {scrub(text, token) or f'HTTP {status}'}"),
                    token_state=None, retryable=False)

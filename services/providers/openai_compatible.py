@@ -79,7 +79,8 @@ class OpenAICompatible:
             text = body.read_all(65536)
             body.close()
             raise classify_status(self.provider.name, token, response.status_code, text, response.headers,
-                                  self.provider.key_prefixes)
+                                  self.settings.max_retry_after_seconds,
+                                  key_prefixes=self.provider.key_prefixes)
         return OpenAIStream(self.provider.name, token, body)
 
     def check(self, token: Token) -> bool:
@@ -95,7 +96,8 @@ class OpenAICompatible:
             if response.status_code in (401, 402, 403):
                 return False
             raise classify_status(self.provider.name, token, response.status_code, response.content,
-                                  response.headers, self.provider.key_prefixes)
+                                  response.headers, self.settings.max_retry_after_seconds,
+                                  key_prefixes=self.provider.key_prefixes)
 
 
 class OpenAIStream:

@@ -183,7 +183,7 @@ def test_a_client_that_leaves_cancels_the_upstream(gateway, fake):
                              json={"model": "claude-haiku-4-5", "max_tokens": 10, "messages": HELLO, "stream": True})
     next(response.iter_content(chunk_size=None))
     response.close()
-    assert fake.disconnected.wait(timeout=2), "upstream still open 2 s after the client left"
+    assert fake.disconnected.wait(timeout=10), "upstream still open 10 s after the client left"
 
 
 def test_head_probe_and_the_log_line_names_the_dialect(gateway):

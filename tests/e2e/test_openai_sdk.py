@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -130,7 +131,7 @@ def test_upstream_sees_the_disconnect_mid_stream(gateway, fake):
                              headers={"Authorization": f"Bearer {key}"})
     next(response.iter_content(chunk_size=None))
     response.close()
-    assert fake.disconnected.wait(timeout=2), "upstream still open 2 s after the client left"
+    assert fake.disconnected.wait(timeout=10), "upstream still open 10 s after the client left"
 
 
 def test_upstream_sees_the_disconnect_while_silent(start_gateway, fake):
@@ -146,7 +147,7 @@ def test_upstream_sees_the_disconnect_while_silent(start_gateway, fake):
     while not any(r["key"] == key for r in fake.requests):
         time.sleep(0.01)  # until the upstream request exists; nothing to await across processes
     sock.close()
-    assert fake.disconnected.wait(timeout=2), "upstream still open 2 s after a silent client left"
+    assert fake.disconnected.wait(timeout=10), "upstream still open 10 s after a silent client left"
 
 
 def test_token_check_and_health(gateway, fake):
@@ -165,4 +166,5 @@ def test_logs_carry_no_secret_and_no_prompt(gateway, fake):
     sdk(gateway).chat.completions.create(model="deepseek-chat", messages=[{"role": "user", "content": "private words"}])
     log = gateway.log.read_text()
     assert "request id=chatcmpl-" in log
+    log = re.sub(r"id=\S+", "id=", log)  # random request ids hold "9876" now and then
     assert "logsecret" not in log and "9876" not in log and "private words" not in log

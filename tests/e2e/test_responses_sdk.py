@@ -164,4 +164,4 @@ def test_keepalives_and_cancellation(gateway, fake):
                              json={"model": "deepseek-chat", "input": "hi", "stream": True})
     next(response.iter_content(chunk_size=None))
     response.close()
-    assert fake.disconnected.wait(timeout=2), "upstream still open 2 s after the client left"
+    assert fake.disconnected.wait(timeout=10), "upstream still open 10 s after the client left"

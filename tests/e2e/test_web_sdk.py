@@ -94,7 +94,7 @@ def test_client_leaving_sends_stop_stream(gateway, web):
         if b"tick" in chunk:
             break
     response.close()
-    assert web.stopped.wait(2) and web.stops[-1]["message_id"] == web.completions[-1]["message_id"]
+    assert web.stopped.wait(10) and web.stops[-1]["message_id"] == web.completions[-1]["message_id"]
 
 
 def test_a_long_proof_of_work_does_not_hold_up_other_streams(gateway, web, fake):
@@ -107,8 +107,13 @@ def test_a_long_proof_of_work_does_not_hold_up_other_streams(gateway, web, fake)
                                headers={"Authorization": "Bearer sk-e2e-ticker"})
         chunks = ticker.iter_content(chunk_size=None)
         next(chunks)
-        solver = threading.Thread(target=lambda: sdk(gateway, "e2e-web-pow").chat.completions.create(
-            model="deepseek-chat", messages=MESSAGES))
+        solved: list[float] = []
+
+        def solve() -> None:
+            started = time.monotonic()
+            sdk(gateway, "e2e-web-pow").chat.completions.create(model="deepseek-chat", messages=MESSAGES)
+            solved.append(time.monotonic() - started)
+        solver = threading.Thread(target=solve)
         solver.start()
         for _ in chunks:
             arrivals.append(time.monotonic())
@@ -117,7 +122,10 @@ def test_a_long_proof_of_work_does_not_hold_up_other_streams(gateway, web, fake)
         web.difficulty, web.pow_answer = 1500, None
     assert any(c["token"] == "e2e-web-pow" for c in web.completions)  # the solve happened meanwhile
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert max(gaps) < 0.5, f"a stream stalled for {max(gaps):.2f} s during a proof-of-work solve"
+    # A solve on the event loop would stall the stream for about the whole solve; a loaded machine slows the
+    # ticker too, but not by half of what the solve took.
+    assert max(gaps) < max(0.5, solved[0] / 2), \
+        f"a stream stalled for {max(gaps):.2f} s during a proof-of-work solve of {solved[0]:.2f} s"
 
 
 def test_counting_a_big_prompt_does_not_hold_up_other_streams(gateway, fake):
@@ -131,13 +139,21 @@ def test_counting_a_big_prompt_does_not_hold_up_other_streams(gateway, fake):
                            headers={"Authorization": "Bearer sk-e2e-count-ticker"})
     chunks = ticker.iter_content(chunk_size=None)
     next(chunks)
-    counter = threading.Thread(target=lambda: counted.append(requests.post(
-        gateway.url + "/v1/messages/count_tokens", timeout=60, headers={"x-api-key": "sk-e2e-count"},
-        json={"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": prompt}]}).json()))
+    took: list[float] = []
+
+    def count() -> None:
+        started = time.monotonic()
+        counted.append(requests.post(
+            gateway.url + "/v1/messages/count_tokens", timeout=60, headers={"x-api-key": "sk-e2e-count"},
+            json={"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": prompt}]}).json())
+        took.append(time.monotonic() - started)
+    counter = threading.Thread(target=count)
     counter.start()
     for _ in chunks:
         arrivals.append(time.monotonic())
     counter.join(60)
     assert counted and counted[0]["input_tokens"] > 300_000
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert max(gaps) < 0.5, f"a stream stalled for {max(gaps):.2f} s while a big prompt was counted"
+    # Counting without pauses would stall the stream for about the whole count (see the solve above).
+    assert max(gaps) < max(0.5, took[0] / 2), \
+        f"a stream stalled for {max(gaps):.2f} s while a big prompt was counted in {took[0]:.2f} s"

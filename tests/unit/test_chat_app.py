@@ -175,7 +175,8 @@ def test_client_errors_are_not_retried_on_other_tokens(client, fake):
     assert fake.keys_used() == ["sk-bad"]
 
 
-def test_wait_n_seconds_text_sets_the_cooldown(client, fake):
+def test_wait_n_seconds_text_sets_the_cooldown(make_app, fake):
+    client = make_app(FREESEEK_MAX_RETRY_AFTER_SECONDS="7200").test_client()  # over an hour: believed up to that
     fake.script("sk-gh", status=429, error_body={"error": {"code": "RateLimitReached",
                                                            "message": "Please wait 5631 seconds before retrying."}})
     response = chat(client, tokens="sk-gh")

@@ -72,22 +72,27 @@ class _Adapter:
 
 
 SETTINGS = types.SimpleNamespace(first_heartbeat=0.05, heartbeat=0.05, queue_timeout=5, total_timeout=60,
-                                 first_content_timeout=60, idle_timeout=60)
+                                 first_content_timeout=60, idle_timeout=60, precommit_seconds=20)
 
 
-def test_a_client_leaving_at_a_keepalive_while_the_answer_opens_frees_the_lease_and_the_run():
+def test_a_client_leaving_as_the_answer_opens_frees_the_lease_and_the_run():
     gate, pool = threading.Event(), _Pool()
     adapter = _Adapter(gate)
     relay = Relay(SETTINGS, pool, lambda name: adapter)
-    run = relay.start(types.SimpleNamespace(id="leak"), [Token("p", "s")])
+    run = relay.start(types.SimpleNamespace(id="leak", stream=True), [Token("p", "s")])
     events = run.events()
-    assert next(events) is HEARTBEAT        # the upstream withholds its headers: a keep-alive goes out
-    gate.set()                              # ... and while it is being written, the upstream answers
-    assert wait_until(lambda: adapter.stream is not None, 2)
-    assert wait_until(lambda: run._handed_over, 2)   # the producer has handed the steps to the request side
-    events.close()                          # the keep-alive's write failed: the client left (as _stream does)
+    first: list = []
+    reader = threading.Thread(target=lambda: first.append(next(events)), daemon=True)
+    reader.start()
+    reader.join(0.3)
+    assert not first, "something was written while no upstream had accepted the request"
+    gate.set()                              # the upstream answers: a keep-alive or the content goes out
+    reader.join(5)
+    assert first and (first[0] is HEARTBEAT or isinstance(first[0], Text))
+    assert wait_until(lambda: run.inline, 10)   # the producer has handed the steps to the request side
+    events.close()                          # the write failed: the client left (as _stream does)
     run.cancel()
-    assert wait_until(lambda: pool.released == 1, 3), "the token's lease is never released"
+    assert wait_until(lambda: pool.released == 1, 10), "the token's lease is never released"
     assert run not in relay.runs, "the run stays in relay.runs for ever (shutdown waits for it)"
     assert adapter.stream.closed, "the upstream answer (and its socket) is never closed"
 
@@ -108,10 +113,10 @@ def test_an_answer_whose_body_does_not_end_after_done_still_finishes_promptly(se
         started = time.monotonic()
         reader = threading.Thread(target=consume, daemon=True)
         reader.start()
-        assert wait_until(lambda: any(isinstance(e, Text) for _, e in got), 2)
+        assert wait_until(lambda: any(isinstance(e, Text) for _, e in got), 10)
         # The relay needs *something* back within its check period (a Finish, or a KeepAlive at least),
         # else the held content is not flushed and no deadline, keep-alive or departed client is noticed.
-        assert wait_until(lambda: isinstance(got[-1][1], (Finish, KeepAlive)), 1.5), \
+        assert wait_until(lambda: isinstance(got[-1][1], (Finish, KeepAlive)), 10), \
             f"nothing after the content for {time.monotonic() - started:.1f} s: stuck reading past [DONE]"
         reader.join(2)
         stream.close()  # as the relay does: the body that did not end is closed, not left to the collector
@@ -133,7 +138,7 @@ def test_a_negative_chunk_size_is_a_broken_read_not_a_busy_loop():
             outcome.append(type(exc).__name__)
     spinner = threading.Thread(target=feed, daemon=True)
     spinner.start()
-    spinner.join(2)
+    spinner.join(10)
     assert outcome, "feed() is still spinning on a chunk of size -1"
     assert outcome == ["IncompleteRead"]
 
@@ -203,7 +208,7 @@ def test_a_client_leaving_during_the_tls_handshake_frees_the_lease_at_once():
         threading.Thread(target=lambda: list(events), daemon=True).start()
         assert connected.wait(5)              # in the handshake now
         run.cancel()                          # the client left (or the worker shuts down)
-        assert wait_until(lambda: pool.released == 1, 2), \
+        assert wait_until(lambda: pool.released == 1, 10), \
             "the lease is held until the connect timeout, though the attempt was aborted"
     finally:
         for conn in accepted:

@@ -136,7 +136,7 @@ def test_one_answer_at_a_time_per_account_extra_requests_wait(make_app, web):
     assert [r.status_code for r in results] == [200, 200]
     assert web.violations == []  # never two answers at once on the account
     waited = [r for r in results if ":" in sse_events(r)]
-    assert waited, "the second request should have waited with keep-alives"
+    assert waited, "the second request's keep-alive should follow its answer's start"
 
 
 def test_a_busy_account_sends_the_request_to_another_free_token(make_app, web):
@@ -202,7 +202,7 @@ def test_client_leaving_closes_the_upstream_and_stops_the_answer(client, web):
     while b"tick" not in next(chunks):
         pass
     response.close()
-    assert web.disconnected.wait(2) and web.stopped.wait(2)
+    assert web.disconnected.wait(10) and web.stopped.wait(10)
     stop = web.stops[-1]
     assert stop["chat_session_id"] == web.completions[-1]["session"]
     assert stop["message_id"] == web.completions[-1]["message_id"]
@@ -211,7 +211,7 @@ def test_client_leaving_closes_the_upstream_and_stops_the_answer(client, web):
 def test_idle_sessions_are_deleted_upstream(make_app, web):
     client = make_app(FREESEEK_WEB_SESSION_IDLE_SECONDS="0.2").test_client()
     chat(client)
-    assert web.deleted.wait(3)
+    assert web.deleted.wait(10)
     assert web.deletions == [web.completions[-1]["session"]]
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 class WebStream:
     """One completion of the web chat, continued while the service cuts it, read into normalised events."""
 
+    accepted_at_first_event = True  # its notices (rate limit, input too long) come instead of the first event
+
     def __init__(self, adapter: "WebChat", call: ChatCall, token: Token, session_id: str, body: HttpBody):
         self.adapter, self.call, self.token, self.session_id, self.body = adapter, call, token, session_id, body
         self.parser = WebStreamParser(drift=adapter.drift)

@@ -78,7 +78,8 @@ class WebCalls:
             envelope = None
         if not isinstance(envelope, dict):
             if status >= 400:
-                raise classify_status(self.provider.name, token, status, content, headers)
+                raise classify_status(self.provider.name, token, status, content, headers,
+                                      self.settings.max_retry_after_seconds)
             raise connection_failed(self.provider.name, "the web chat sent a reply that is not JSON")
         error = p.envelope_error(envelope)
         if error is not None and error[1] not in (p.KNOWN_CODES if error[0] == "code" else p.KNOWN_BIZ_CODES):
@@ -87,7 +88,8 @@ class WebCalls:
         if error is None and status < 400:
             return p.biz_data(envelope)
         if error is None:
-            raise classify_status(self.provider.name, token, status, content, headers)
+            raise classify_status(self.provider.name, token, status, content, headers,
+                                      self.settings.max_retry_after_seconds)
         raise self.refusal(token, *error)
 
     def _block_cause(self, status: int, headers) -> str | None:
