@@ -115,7 +115,7 @@ def test_the_page_checks_a_token_and_streams_a_chat_answer(page, gateway, fake, 
     expect(page.locator("#pool-table tbody tr")).to_have_count(1)
     expect(page.locator("#pool-table tbody tr td").nth(1)).to_have_text("deepseek")
     expect(page.locator("#pool-table tbody tr td").nth(2)).to_have_text("ok")
-    expect(page.locator("#pool-table th").nth(6)).to_be_hidden()  # no row has details to show
+    expect(page.locator("#pool-table th").nth(7)).to_be_hidden()  # no row has details to show
     reasoning.locator("summary").click()
     page.screenshot(path=str(shots / "page.png"), full_page=True)
     assert "sk-page" not in page.locator("body").inner_text()
@@ -352,8 +352,8 @@ def test_the_pool_view_shows_fields_it_does_not_know_yet(page, gateway):
     expect(row).to_have_class("tone-rest")
     when = page.evaluate(f"new Date({resting} * 1000).toLocaleString()")
     expect(row.locator("td").nth(4)).to_have_text(when)
-    expect(row.locator("td").nth(6)).to_have_text(f'budget 3; next start {when}; pacing {{"per_hour":20}}')
-    expect(page.locator("#pool-table th").nth(6)).to_be_visible()
+    expect(row.locator("td").nth(7)).to_have_text(f'budget 3; next start {when}; pacing {{"per_hour":20}}')
+    expect(page.locator("#pool-table th").nth(7)).to_be_visible()
 
 
 def test_a_check_answer_the_page_does_not_know_is_never_green(page, gateway):

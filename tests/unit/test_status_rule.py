@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from services.providers.deepseek_web import files
+from services.providers.deepseek_web import links
 from tests.unit.test_web_files import ImageHost, image_part, with_parts
 
 # Keep-alives would be due almost at once; only an upstream's acceptance may let them out.
@@ -93,7 +93,7 @@ def test_a_queue_wait_past_the_budget_is_a_429_not_a_200(make_app, web, stream):
 
 
 def test_a_link_fetch_that_takes_longer_than_a_keepalive_is_still_a_400(make_app, web, monkeypatch):
-    monkeypatch.setattr(files, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(links, "is_public", lambda address: address == "127.0.0.1")
     release = threading.Event()
 
     class Stalled(ImageHost):
@@ -104,7 +104,7 @@ def test_a_link_fetch_that_takes_longer_than_a_keepalive_is_still_a_400(make_app
     with Stalled() as host:
         response = ask_with(client, with_parts(image_part(host.root + "/slow.png")))
         release.set()
-    assert response.status_code == 400 and "fetch" in response.json["error"]["message"]
+    assert response.status_code == 400 and "fetch" in response.json["error"]["message"].lower()
 
 
 def ask_with(client, messages):
