@@ -37,6 +37,8 @@ _BITS = 17
 _ID = (1 << _BITS) - 1
 # Distinct pieces remembered with their ids: natural text repeats its words, so most pieces are looked up.
 _CACHED_PIECES = 8192
+# Characters searched for added tokens in one go before the hub may run others (about 10 ms of regex search).
+_SEARCH_WINDOW = 1 << 17
 # Characters in a piece beyond which merging it (about 1 ms per 1000 characters) is worth a thread's hop.
 _LONG_PIECE = 2000
 
@@ -56,10 +58,19 @@ class _AddedTokens:
             lengths.sort(reverse=True)
         self._starts = regex.compile("|".join(map(regex.escape, self._lengths))) if ids else None
 
-    def split(self, text: str) -> Iterator[tuple[str, int | None]]:
-        """Text cut at the tokens: (token, id) for each, (text, None) for what lies between."""
+    def split(self, text: str, pause: Callable[[], None] | None = None) -> Iterator[tuple[str, int | None]]:
+        """Text cut at the tokens: (token, id) for each, (text, None) for what lies between; pause() is called
+        between windows of a long search (one regex search over 4 MB without a token held the hub 0.1 s)."""
         start = searched = 0
-        while self._starts and (candidate := self._starts.search(text, searched)):
+        while self._starts and searched < len(text):
+            window_end = min(len(text), searched + _SEARCH_WINDOW)
+            # A head that begins inside the window may end past it: the search may read a head's length further.
+            candidate = self._starts.search(text, searched, window_end + self._head - 1)
+            if candidate is None or candidate.start() >= window_end:
+                searched = window_end
+                if pause and searched < len(text):
+                    pause()
+                continue
             at = candidate.start()
             lengths = self._lengths.get(text[at:at + self._head], ())
             token = next((text[at:at + n] for n in lengths if text[at:at + n] in self._ids), None)
@@ -106,11 +117,13 @@ class DeepSeekTokenizer:
         """The ids of text, as tokenizers' encode(text, add_special_tokens=False).ids."""
         return [token_id for run in self.runs(text) for token_id in run]
 
-    def runs(self, text: str, offload: Callable | None = None) -> Iterator[tuple[int, ...]]:
+    def runs(self, text: str, offload: Callable | None = None,
+             pause: Callable[[], None] | None = None) -> Iterator[tuple[int, ...]]:
         """The ids of text lazily, one tuple per added token or pre-tokenized piece (never empty).
 
-        offload(merge, piece) merges a piece too long to merge at once on this thread, when given."""
-        for segment, token_id in self._segments(text):
+        offload(merge, piece) merges a piece too long to merge at once on this thread, when given; pause() lets
+        others run during a long search for added tokens."""
+        for segment, token_id in self._segments(text, pause):
             if token_id is not None:
                 yield (token_id,)
                 continue
@@ -121,13 +134,13 @@ class DeepSeekTokenizer:
                 long = offload and len(piece) > _LONG_PIECE
                 yield offload(self._merge_piece, piece) if long else self._piece_ids(piece)
 
-    def _segments(self, text: str) -> Iterator[tuple[str, int | None]]:
+    def _segments(self, text: str, pause: Callable[[], None] | None = None) -> Iterator[tuple[str, int | None]]:
         """Text cut at added tokens: (token, id) for each, (text, None) for what lies between."""
-        for outer, token_id in self._raw.split(text):
+        for outer, token_id in self._raw.split(text, pause):
             if token_id is not None:
                 yield outer, token_id
             else:
-                yield from self._normalized.split(outer)
+                yield from self._normalized.split(outer, pause)
 
     def _merge_piece(self, piece: str) -> tuple[int, ...]:
         """A piece's ids: its bytes' symbols merged lowest rank first, leftmost first among equals."""

@@ -47,7 +47,7 @@ class TokenCounter:
         # pieces instead, which are independent once pre-tokenized. Only a very long piece goes to a thread,
         # where the GIL changes hands every 5 ms.
         pause, total = hub_pause(), 0
-        runs = _tokenizer().runs(text, offload=_merge_long)
+        runs = _tokenizer().runs(text, offload=_merge_long, pause=pause)
         while counted := sum(map(len, islice(runs, _PIECES_PER_SLICE))):
             total += counted
             if pause and counted >= _PIECES_PER_SLICE:  # not after the last slice of a short text

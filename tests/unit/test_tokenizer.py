@@ -10,7 +10,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.tokenizer import TABLE, DeepSeekTokenizer
+from services.tokenizer import _SEARCH_WINDOW, TABLE, DeepSeekTokenizer
 from services.usage import TokenCounter
 from tests.helpers import _tokenizer as reference
 from tests.unit.token_corpus import EMOJI, ODD, SPACES, SPECIAL, corpus
@@ -68,3 +68,13 @@ def test_a_piece_too_long_to_merge_exactly_is_counted_within_a_percent():
     for text in ("a" * 400_000, "".join(rng.choice(string.ascii_letters) for _ in range(400_000))):
         exact = len(reference_ids(text))
         assert abs(TokenCounter().count(text) - exact) <= exact / 100, text[:20]
+
+
+def test_a_text_searched_in_windows_gets_the_same_ids_and_lets_others_run():
+    # Added tokens straddle the search windows' edges: the ids must not depend on where a window ends.
+    pad = "x" * (_SEARCH_WINDOW - 3)
+    text = (pad + SPECIAL[0] + " word ") * 3 + "<" * 50 + "tail"
+    pauses = []
+    ids = [token_id for run in ours.runs(text, pause=lambda: pauses.append(1)) for token_id in run]
+    assert ids == reference_ids(text), first_difference(text)
+    assert len(pauses) >= 3  # a search over three windows' worth of text let the hub run between them
