@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
@@ -134,6 +135,10 @@ class Settings:
                 "the server would be an open relay for the owner's accounts. Set FREESEEK_API_KEYS to the "
                 "comma-separated keys your clients will send as 'Authorization: Bearer <key>'."
             )
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float" and not math.isfinite(value):
+                raise ConfigError(f"{_env_name(f.name)}={value!r} must be a finite number")
         for name in ("first_heartbeat", "heartbeat", "connect_timeout", "first_content_timeout",
                      "idle_timeout", "total_timeout", "redis_lease_seconds", "precommit_seconds",
                      "max_retry_after_seconds"):

@@ -16,7 +16,7 @@ from services.prompt import flatten, message_text
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.answer import WebStream
 from services.providers.deepseek_web.background import Background
-from services.providers.deepseek_web.calls import INVALID_PARENT, WebCalls, until_text
+from services.providers.deepseek_web.calls import INVALID_PARENT, WebCalls, mute_end, until_text
 from services.providers.deepseek_web.conversations import Conversations
 from services.providers.deepseek_web.drift import Drift
 from services.providers.deepseek_web.files import Attachment, collect, upload_all
@@ -207,6 +207,7 @@ class WebChat:
             return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None,
                     "error": error}
         muted, until = p.mute_state(user if isinstance(user, dict) else {})
+        until = mute_end(until, time.time())
         if muted:
             return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None,
                     "error": self.calls.muted(token, until)}
