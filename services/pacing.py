@@ -51,9 +51,9 @@ class Hold:
 class PaceBook(Protocol):
     """Where each account's starts, next allowed start and history live (this worker's memory, or Redis)."""
 
-    def start(self, key: str, now: float, hourly: int, daily: int) -> tuple[str, float]:
-        """Atomically: ("ok", 0) and count a start now, or the limit that holds ("gap", "hourly", "daily")
-        and when it ends."""
+    def start(self, key: str, now: float, hourly: int, daily: int, count: bool = True) -> tuple[str, float]:
+        """Atomically: ("ok", 0) and (when `count`) count a start now, or the limit that holds ("gap",
+        "hourly", "daily") and when it ends."""
 
     def end(self, key: str, next_start: float) -> None:
         """The account's next answer may not start before next_start."""
@@ -77,8 +77,8 @@ class MemoryPaceBook:
         self._history: dict[str, dict] = {}
         self._lock = threading.Lock()
 
-    def start(self, key: str, now: float, hourly: int, daily: int) -> tuple[str, float]:
-        """Count a start now, or say which limit holds the account back and until when."""
+    def start(self, key: str, now: float, hourly: int, daily: int, count: bool = True) -> tuple[str, float]:
+        """Count a start now (when `count`), or say which limit holds the account back and until when."""
         with self._lock:
             if self._next.get(key, 0.0) > now:
                 return "gap", self._next[key]
@@ -90,7 +90,7 @@ class MemoryPaceBook:
             hour = [t for t in starts if t > now - HOUR]
             if hourly and len(hour) >= hourly:
                 return "hourly", hour[len(hour) - hourly] + HOUR
-            if hourly or daily:  # without budgets nothing needs counting
+            if count and (hourly or daily):  # without budgets nothing needs counting
                 starts.append(now)
             return "ok", 0.0
 
@@ -125,7 +125,8 @@ class AccountCare:
         self.pace, self.book, self.applies, self.clock, self.wall = pace, book, applies, clock, wall
 
     def admit(self, key: str, token: Token) -> Hold | None:
-        """None when the account may start an answer now (the start is counted), else what holds it back."""
+        """None when the account may start an answer now, else what holds it back; nothing is counted yet:
+        a lease that never sends its answer (a refused session or challenge) spends no budget."""
         if not self.applies(token):
             return None
         history = self.book.history(key)
@@ -134,9 +135,19 @@ class AccountCare:
             # Known muted (from a refusal or users/current): nothing is sent before the mute ends.
             return Hold(self._pool_time(mute["until"]), mute.get("cause") or f"{token.provider}: account "
                         f"{token.ref} is muted.", "Forbidden", 403, "account_muted")
+        return self._start(key, token, history, count=False)
+
+    def started(self, key: str, token: Token) -> Hold | None:
+        """The answer's request is about to go out: count it (None), or what holds the account back since
+        its lease was granted (another answer on it ended or started meanwhile); then nothing is sent."""
+        if not self.applies(token):
+            return None
+        return self._start(key, token, self.book.history(key), count=True)
+
+    def _start(self, key: str, token: Token, history: dict, count: bool) -> Hold | None:
+        """Ask the book whether an answer may start now (counting it when `count`)."""
         hourly, daily = self.budgets(history)
-        now = self.clock()
-        verdict, until = self.book.start(key, now, hourly, daily)
+        verdict, until = self.book.start(key, self.clock(), hourly, daily, count)
         if verdict == "ok":
             return None
         return Hold(until, f"{token.provider}: account {token.ref} is paced: " + self._why(verdict, hourly, daily,

@@ -11,6 +11,7 @@ from typing import Callable, Protocol
 
 from services.credentials import Token
 from services.errors import GatewayError, RateLimited, restate, telling_rank
+from services.providers.failures import failure
 from services.store.keys import random_keys
 
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
@@ -63,16 +64,24 @@ class MemoryHealthStore:
 class Lease:
     """The right to send one request with a token; release it exactly once."""
 
-    __slots__ = ("pool", "token", "_released")  # one of each per open stream
+    __slots__ = ("pool", "token", "_released", "sent")  # one of each per open stream
 
     def __init__(self, pool: "TokenPool", token: Token):
         self.pool, self.token, self._released = pool, token, False
+        self.sent = False  # the answer's request went out: the account's pace counts it, and a gap follows
+
+    def answer_sent(self) -> None:
+        """The adapter is about to send the answer's request: count it against the account's budgets (raises
+        a paced refusal, before anything is sent, when the account may no longer start one)."""
+        if not self.sent:
+            self.pool._answer_sent(self.token)
+            self.sent = True
 
     def release(self) -> None:
         """Give the token's slot back and wake whoever waits for it."""
         if not self._released:
             self._released = True
-            self.pool._release(self.token)
+            self.pool._release(self.token, self.sent)
 
 
 class _Waiter:
@@ -167,8 +176,9 @@ class TokenPool:
         """How many requests use the token right now."""
         return self._in_flight.get(token, 0)
 
-    def _release(self, token: Token) -> None:
-        self._answer_ended(token)
+    def _release(self, token: Token, sent: bool = True) -> None:
+        if sent:
+            self._answer_ended(token)  # a try that sent nothing needs no pause after it
         with self._cond:
             self._in_flight[token] -= 1
             if not self._in_flight[token]:
@@ -205,6 +215,15 @@ class TokenPool:
             return True
         self._hold(token, hold)
         return False
+
+    def _answer_sent(self, token: Token) -> None:
+        """Count the answer against the account's budgets, or refuse it (the account rests) before it is sent."""
+        hold = self.care.started(self._key(token), token) if self.care is not None else None
+        if hold is None or hold.until <= self._clock():
+            return
+        self._hold(token, hold)
+        raise failure(restate(hold.cause, hold.message, hold.code, retry_after=hold.until - self._clock()),
+                      token_state=None, retryable=True)
 
     def _answer_ended(self, token: Token) -> None:
         """Start the account's gap after an answer, unless a longer rest already holds it back."""

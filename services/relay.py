@@ -287,7 +287,7 @@ class RelayRun:
             self.stats.attempts += 1
             self.stats.token = token
             try:
-                yield from self._attempt_with(token)
+                yield from self._attempt_with(token, getattr(lease, "answer_sent", None))
                 pool.report_success(token)
                 return
             except GatewayError as error:
@@ -310,8 +310,9 @@ class RelayRun:
             raise Cancelled()
         raise most_telling(self.tokens, failures, refusal, pool)
 
-    def _attempt_with(self, token: Token) -> Iterator:
+    def _attempt_with(self, token: Token, on_send: Callable[[], None] | None = None) -> Iterator:
         attempt = Attempt(token, time.monotonic())
+        attempt.scope.on_send = on_send  # the adapter says when the answer's request goes out (pacing counts it)
         with self._lock:
             if self._cancelled.is_set():
                 raise Cancelled()

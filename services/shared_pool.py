@@ -25,7 +25,8 @@ class SharedLease(Lease):
         """Give the slot back to every process's queue."""
         if not self._released:
             self._released = True
-            self.pool._answer_ended(self.token)  # before the slot is free: the next holder sees the gap
+            if self.sent:  # before the slot is free: the next holder sees the gap
+                self.pool._answer_ended(self.token)
             self.pool.leases.release(self.lease_id)
 
 

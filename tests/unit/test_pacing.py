@@ -8,6 +8,7 @@ import time
 import pytest
 
 from app import create_app
+from services.credentials import parse_tokens
 from tests.conftest import FAST_ENV, NO_PACE, provider_overrides
 from tests.fakes.faulty_upstream import wait_until
 
@@ -235,3 +236,26 @@ def test_a_pace_setting_out_of_range_is_refused_at_start_up_by_name(name, value)
     from services.settings import ConfigError, Settings
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_tries_that_never_send_the_answer_spend_no_budget_and_start_no_gap(fake, web, request, backend):
+    env = {"FREESEEK_WEB_MIN_GAP_SECONDS": "30", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
+           "FREESEEK_WEB_HOURLY_BUDGET": "2"}
+    if backend == "redis":
+        env["FREESEEK_REDIS_URL"] = request.getfixturevalue("redis_url")
+    app = build(fake, web, **env)
+    client = app.test_client()
+    web.account("unsent-tok", state="blocked")  # refused at the first call: no completion is ever sent
+    for _ in range(2):
+        assert chat(client, "unsent-tok").status_code == 403
+    web.account("unsent-tok")
+    gateway = app.extensions["freeseek"]
+    gateway.pool.mark_live(parse_tokens("unsent-tok", gateway.registry)[0])  # what a /token/check would do
+    care = care_of(client, "unsent-tok")
+    assert (care["hour_left"], care["next_start"]) == (2, None)
+    assert chat(client, "unsent-tok").status_code == 200  # no gap was started by the refused tries
+    assert care_of(client, "unsent-tok")["hour_left"] == 1
+    refused = chat(client, "unsent-tok")  # now the gap after a real answer holds
+    assert refused.status_code == 429 and "FREESEEK_WEB_MIN_GAP_SECONDS" in refused.json["error"]["message"]
+    assert len(answers_of(web, "unsent-tok")) == 1

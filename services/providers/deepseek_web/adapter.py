@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import requests
 
+from services.abortable import answer_sent
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import BadRequest, Forbidden, GatewayError, Unauthorized
@@ -143,8 +144,11 @@ class WebChat:
             cancel.set()  # uploads still running belong to an attempt that failed
         body = p.completion_body(plan.session_id, plan.parent_id, self.model_type(call), plan.prompt, file_ids,
                                  call.model.reasoning, call.search, self.settings.web_completion_extra)
-        stream = self.calls.with_pow(token, p.COMPLETION, lambda header: self.post_stream(
-            token, p.COMPLETION, body, plan.session_id, header), first=pow_header)
+
+        def send(header: str | None) -> HttpBody:
+            answer_sent()  # the account's pace counts this answer now (and may still refuse it)
+            return self.post_stream(token, p.COMPLETION, body, plan.session_id, header)
+        stream = self.calls.with_pow(token, p.COMPLETION, send, first=pow_header)
         return WebStream(self, call, token, plan.session_id, stream)
 
     def resume(self, token: Token, session_id: str, message_id: int) -> HttpBody:
