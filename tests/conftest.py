@@ -66,6 +66,7 @@ def redis_server():
 
 @pytest.fixture
 def redis_url(redis_server):
-    """The test's Redis, emptied first."""
+    """The test's Redis, emptied first, and known to hold no slot (a real first start waits a lease time)."""
     redis_server.flush()
+    redis_server.mark_fresh()
     return redis_server.url

@@ -150,3 +150,19 @@ def test_a_lease_held_when_redis_lost_its_secret_moves_to_the_keys_of_the_new_on
     finally:
         lease.release()
     new.acquire([token], timeout=10).release()
+
+
+def test_a_process_started_after_redis_lost_its_data_grants_no_slot_a_holder_may_still_stream(redis_server,
+                                                                                                 redis_url):
+    from services.store.redis import connect
+    settings = Settings.from_env({"FREESEEK_REDIS_URL": redis_url, "FREESEEK_REDIS_LEASE_SECONDS": "30",
+                                  "FREESEEK_STATE_SECRET": LONG_SECRET})
+    token = Token("deepseek-web", "secret-a")
+    lease = SharedState(settings, connect(redis_url)).pool(lambda t: 1).acquire([token], timeout=1)
+    try:
+        redis_server.flush()   # Redis lost its data while the answer streams (the holder renews every 10 s)
+        started_after = SharedState(settings, connect(redis_url)).pool(lambda t: 1)   # a new worker or instance
+        with pytest.raises(RateLimited, match="busy"):
+            started_after.acquire([token], timeout=0.5).release()   # never a second answer on the account
+    finally:
+        lease.release()
