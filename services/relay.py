@@ -259,7 +259,7 @@ class RelayRun:
         """Try the request's tokens in turn until one answers, relaying its events."""
         pool, errors = self.relay.pool, self.stats.errors
         failures: list[tuple[Token, GatewayError]] = []
-        candidates, retries, refusal = list(self.tokens), dict.fromkeys(self.tokens, 0), None
+        candidates, retries, refusal, untried = list(self.tokens), dict.fromkeys(self.tokens, 0), None, None
         # A pool that leases only after a round trip (Redis), or cannot lease at once (a test's), is asked
         # off the HTTP side: its ticket too may wait.
         at_once = getattr(pool, "leases_at_once", False)
@@ -297,7 +297,10 @@ class RelayRun:
                 if self._content_started or not error.retryable or self._cancelled.is_set():
                     raise
                 if self._budget_spent():
-                    break  # another try would start after the budget: the failures so far are the answer
+                    # Another try would start after the budget: the failures so far are the answer.
+                    untried = (f"the {self.settings.precommit_seconds:g} s a request may wait before its status "
+                               "is sent were spent (FREESEEK_PRECOMMIT_SECONDS)")
+                    break
                 if error.token_state == "cooldown" and retries[token] < RATE_LIMIT_RETRIES:
                     retries[token] += 1  # stays a candidate: the pool holds it back until its cooldown ends
                 else:
@@ -308,7 +311,7 @@ class RelayRun:
                 lease.release()
         if self._cancelled.is_set():
             raise Cancelled()
-        raise most_telling(self.tokens, failures, refusal, pool)
+        raise most_telling(self.tokens, failures, refusal, pool, untried)
 
     def _attempt_with(self, token: Token, on_send: Callable[[], None] | None = None) -> Iterator:
         attempt = Attempt(token, time.monotonic())

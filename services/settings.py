@@ -107,6 +107,12 @@ class Settings:
         return self.connect_timeout, min(self.first_content_timeout, self.idle_timeout)
 
     @property
+    def read_timeout_name(self) -> str:
+        """The setting whose value is upstream_timeout's read part, for a message about it firing."""
+        return _env_name("first_content_timeout" if self.first_content_timeout <= self.idle_timeout
+                         else "idle_timeout")
+
+    @property
     def web_completion_extra(self) -> dict:
         """The completion body's fixed fields (FREESEEK_WEB_COMPLETION_FIELDS, a JSON object)."""
         return json.loads(self.web_completion_fields)
