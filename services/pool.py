@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 import random
 import threading
 import time
@@ -13,6 +14,7 @@ from services.credentials import Token
 from services.errors import GatewayError, RateLimited, restate, telling_rank
 from services.providers.failures import failure
 from services.store.keys import random_keys
+from services.store.memory import sweep
 
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
 REST_SECONDS = 5.0         # after a transient fault (5xx, timeout, connection error)
@@ -47,18 +49,27 @@ class HealthStore(Protocol):
 
 
 class MemoryHealthStore:
-    """Token health in this worker's memory."""
+    """Token health in this worker's memory; a health whose rest ended FORGET_SECONDS ago is swept out (its
+    strikes with it), so any caller's tokens do not grow the worker."""
 
-    def __init__(self) -> None:
-        self._health: dict[str, Health] = {}
+    FORGET_SECONDS = DEAD_SECONDS
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._health: OrderedDict[str, Health] = OrderedDict()
+        self._clock = clock
 
     def get(self, key: str) -> Health:
         """Return the token's health (healthy when unknown)."""
         return self._health.get(key) or Health()
 
     def put(self, key: str, health: Health) -> None:
-        """Remember the token's health."""
-        self._health[key] = health
+        """Remember the token's health (forgetting it when healthy)."""
+        forget_before = self._clock() - self.FORGET_SECONDS
+        sweep(self._health, lambda h: h.unusable_until <= forget_before)
+        if health.state == "ok" and not health.strikes and not health.unusable_until:
+            self._health.pop(key, None)
+        else:
+            self._health[key] = health
 
 
 class Lease:
@@ -100,7 +111,7 @@ class TokenPool:
         # Health is kept under the token's keyed hash: its short ref is for display and collides.
         self._key = key or random_keys().token
         self.choose: Callable[[list[Token]], Token] = random.choice  # tie-break among the least busy
-        self._store = store or MemoryHealthStore()
+        self._store = store or MemoryHealthStore(clock)
         self._clock = clock
         self._in_flight: dict[Token, int] = {}
         self._waiters: list[_Waiter] = []

@@ -45,7 +45,7 @@ class SharedState:
         """The token pool: in-process queue and health, or leases, queue and health in Redis; the accounts
         `paced` says yes to get account care (services/pacing.py) on the same backend."""
         if not self.shared:
-            pool = TokenPool(limit_for=limit_for, store=MemoryHealthStore(), key=self.keys.token)
+            pool = TokenPool(limit_for=limit_for, store=MemoryHealthStore(time.monotonic), key=self.keys.token)
             pool.care = AccountCare(Pace.from_settings(self.settings), MemoryPaceBook(), paced, time.monotonic)
             return pool
         from services.shared_pool import SharedTokenPool

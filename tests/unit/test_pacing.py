@@ -259,3 +259,26 @@ def test_tries_that_never_send_the_answer_spend_no_budget_and_start_no_gap(fake,
     refused = chat(client, "unsent-tok")  # now the gap after a real answer holds
     assert refused.status_code == 429 and "FREESEEK_WEB_MIN_GAP_SECONDS" in refused.json["error"]["message"]
     assert len(answers_of(web, "unsent-tok")) == 1
+
+
+def test_single_worker_memory_keeps_only_accounts_whose_pace_or_health_still_matters():
+    from services.credentials import Token
+    from services.pacing import DAY, AccountCare, MemoryPaceBook, Pace
+    from services.pool import MemoryHealthStore, TokenPool
+    now = [1000.0]
+    store, book = MemoryHealthStore(lambda: now[0]), MemoryPaceBook()
+    pool = TokenPool(lambda t: 1, store, clock=lambda: now[0])
+    pool.care = AccountCare(Pace(min_gap=60, jitter=0, hourly=30, daily=0), book, lambda t: True, lambda: now[0])
+
+    def answer_on_new_accounts(prefix: str, n: int) -> None:
+        for i in range(n):  # any caller's token, on a server that holds none
+            token = Token("deepseek-web", f"{prefix}-{i}")
+            lease = pool.lease_now([token])
+            lease.answer_sent()
+            lease.release()
+            assert pool.lease_now([token]) is None  # its gap holds it: a paced health is kept
+    answer_on_new_accounts("old", 1000)
+    assert (len(book._starts), len(book._next), len(store._health)) == (1000, 1000, 1000)
+    now[0] += 2 * DAY  # every old account's gap, hourly window and rest are long over
+    answer_on_new_accounts("new", 1000)
+    assert (len(book._starts), len(book._next), len(store._health)) == (1000, 1000, 1000)
