@@ -260,6 +260,7 @@ class RelayRun:
         pool, errors = self.relay.pool, self.stats.errors
         failures: list[tuple[Token, GatewayError]] = []
         candidates, retries, refusal, untried = list(self.tokens), dict.fromkeys(self.tokens, 0), None, None
+        last_held: list | None = None
         # A pool that leases only after a round trip (Redis), or cannot lease at once (a test's), is asked
         # off the HTTP side: its ticket too may wait.
         at_once = getattr(pool, "leases_at_once", False)
@@ -287,14 +288,21 @@ class RelayRun:
             self.stats.attempts += 1
             self.stats.token = token
             try:
-                yield from self._attempt_with(token, getattr(lease, "answer_sent", None))
+                # A whole answer reaches the client only at its end: its events are held until the try succeeded,
+                # so a try that fails after some reasoning or text still moves to the next token, whose answer
+                # is rendered alone; the last failed try's events go out with its error.
+                held = None if self.call.stream else []
+                yield from self._attempt_with(token, getattr(lease, "answer_sent", None), held)
                 pool.report_success(token)
+                yield from held or ()
                 return
             except GatewayError as error:
                 pool.report_failure(token, error)
                 errors.append(error)
                 failures.append((token, error))
+                last_held = held
                 if self._content_started or not error.retryable or self._cancelled.is_set():
+                    yield from last_held or ()
                     raise
                 if self._budget_spent():
                     # Another try would start after the budget: the failures so far are the answer.
@@ -311,9 +319,12 @@ class RelayRun:
                 lease.release()
         if self._cancelled.is_set():
             raise Cancelled()
+        yield from last_held or ()
         raise most_telling(self.tokens, failures, refusal, pool, untried)
 
-    def _attempt_with(self, token: Token, on_send: Callable[[], None] | None = None) -> Iterator:
+    def _attempt_with(self, token: Token, on_send: Callable[[], None] | None = None,
+                      held: list | None = None) -> Iterator:
+        """One try with the token; a whole answer's events go to `held` (when given) instead of out."""
         attempt = Attempt(token, time.monotonic())
         attempt.scope.on_send = on_send  # the adapter says when the answer's request goes out (pacing counts it)
         with self._lock:
@@ -353,7 +364,13 @@ class RelayRun:
                     continue
                 if isinstance(event, (Text, ToolCallDelta)):
                     attempt.content_at = time.monotonic()
-                    self._content_started = True
+                    if held is None:
+                        self._content_started = True
+                if held is not None:
+                    held.append(event)
+                    if self._steps_inline:
+                        yield _SILENCE  # the HTTP side checks its deadlines and keep-alives meanwhile
+                    continue
                 yield event
         except Exception:
             # A read that failed because we aborted it reports why we aborted, not the broken socket.
