@@ -24,19 +24,6 @@ def twins(provider: str, stem: str = "sk-") -> tuple[Token, Token]:
         seen[token.ref] = token
 
 
-@pytest.fixture(params=["memory", "redis"])
-def state(request):
-    """The state factory on each backend."""
-    env = {"FREESEEK_REDIS_LEASE_SECONDS": "1"}
-    if request.param == "redis":
-        env["FREESEEK_REDIS_URL"] = request.getfixturevalue("redis_url")
-    settings = Settings.from_env(env)
-    if request.param == "memory":
-        return SharedState(settings)
-    from services.store.redis import connect
-    return SharedState(settings, connect(settings.redis_url))
-
-
 def _rejected() -> Unauthorized:
     error = Unauthorized("deepseek-web rejected the token")
     error.token_state = "dead"
