@@ -12,12 +12,12 @@ from typing import Callable, Iterator
 from services.attempt import Attempt, RunStats
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import ClientGone, GatewayError, UpstreamTimeout
+from services.deadlines import deadline_passed
+from services.errors import ClientGone, GatewayError
 from services.events import HeldContent, KeepAlive, Text, ToolCallDelta
 from services.failover import most_telling
 from services.offload import start_background
 from services.pool import TokenPool
-from services.providers.failures import failure
 from services.settings import Settings
 
 log = logging.getLogger("freeseek")
@@ -211,32 +211,15 @@ class RelayRun:
 
     def _enforce_deadlines(self, now: float) -> None:
         """Abort the current attempt when a deadline passed; the producer then reports it."""
-        s = self.settings
         with self._lock:
             attempt = self._attempt
             if attempt is None or attempt.abort_error is not None:
                 return
-            name = attempt.token.provider
-            if not self._committed and not self._accepted and now >= self._budget_end:
-                # Nothing is written before an upstream accepted; waiting longer would meet the platform's
-                # own first-byte limit (Heroku's 30 s) with its error instead of ours.
-                error = failure(UpstreamTimeout(
-                    f"{name}: no upstream accepted the request within {s.precommit_seconds:g} s "
-                    "(FREESEEK_PRECOMMIT_SECONDS)."), token_state=None, retryable=True)
-            elif now - self.started > s.total_timeout:
-                error = failure(UpstreamTimeout(f"{name}: the answer took longer than {s.total_timeout:g} s "
-                                                "(FREESEEK_TOTAL_TIMEOUT)."), token_state=None, retryable=False)
-            elif attempt.content_at is None and now - attempt.started > s.first_content_timeout:
-                error = failure(UpstreamTimeout(f"{name}: no content within {s.first_content_timeout:g} s "
-                                                "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest",
-                                retryable=True)
-            elif attempt.content_at is not None and now - attempt.content_at > s.idle_timeout:
-                error = failure(UpstreamTimeout(f"{name}: no content for {s.idle_timeout:g} s "
-                                                "(FREESEEK_IDLE_TIMEOUT)."), token_state="rest", retryable=False)
-            else:
-                return
-            attempt.abort_error = error
-            attempt.abort()
+            error = deadline_passed(self.settings, attempt, now, self.started,
+                                    not self._committed and not self._accepted and now >= self._budget_end)
+            if error is not None:
+                attempt.abort_error = error
+                attempt.abort()
 
     # ---- the upstream side ---------------------------------------------------------------------------
 
