@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 import random
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 from services.credentials import Token
 from services.errors import GatewayError, RateLimited, restate, telling_rank
 from services.providers.failures import failure
+from services.store.health import Health, HealthStore, MemoryHealthStore  # noqa: F401 (their home for callers)
 from services.store.keys import random_keys
-from services.store.memory import sweep
 
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
 REST_SECONDS = 5.0         # after a transient fault (5xx, timeout, connection error)
@@ -23,53 +21,6 @@ COOLDOWN_MIN, COOLDOWN_MAX = 5.0, 60.0
 # answer ends is not known, and a retry queues again for as long as the first wait.
 BUSY_RETRY_AFTER = 5
 BUSY_WAIT_BOUNDS = "FREESEEK_QUEUE_TIMEOUT and, before the status is sent, FREESEEK_PRECOMMIT_SECONDS"
-
-
-@dataclass
-class Health:
-    """What the gateway remembers about one token between requests."""
-
-    unusable_until: float = 0.0
-    state: str = "ok"           # "ok", "dead", "cooldown" or "rest"
-    strikes: int = 0            # consecutive rate limits, for exponential cooldown
-    status: int = 0             # HTTP status of the failure that made it unusable
-    # The failure that made it unusable (class name, message, code: our messages never hold a secret), so a
-    # later refusal can say what happened instead of a generic "cooling down".
-    cause: str = ""
-    message: str = ""
-    code: str | None = None
-
-
-class HealthStore(Protocol):
-    """Where token health lives; in memory by default, one small interface to swap for a shared store."""
-
-    def get(self, key: str) -> Health: ...
-
-    def put(self, key: str, health: Health) -> None: ...
-
-
-class MemoryHealthStore:
-    """Token health in this worker's memory; a health whose rest ended FORGET_SECONDS ago is swept out (its
-    strikes with it), so any caller's tokens do not grow the worker."""
-
-    FORGET_SECONDS = DEAD_SECONDS
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._health: OrderedDict[str, Health] = OrderedDict()
-        self._clock = clock
-
-    def get(self, key: str) -> Health:
-        """Return the token's health (healthy when unknown)."""
-        return self._health.get(key) or Health()
-
-    def put(self, key: str, health: Health) -> None:
-        """Remember the token's health (forgetting it when healthy)."""
-        forget_before = self._clock() - self.FORGET_SECONDS
-        sweep(self._health, lambda h: h.unusable_until <= forget_before)
-        if health.state == "ok" and not health.strikes and not health.unusable_until:
-            self._health.pop(key, None)
-        else:
-            self._health[key] = health
 
 
 class Lease:

@@ -10,7 +10,8 @@ from typing import Callable
 
 from services.credentials import Token
 from services.errors import RateLimited
-from services.pool import BUSY_RETRY_AFTER, BUSY_WAIT_BOUNDS, HealthStore, Lease, TokenPool
+from services.pool import BUSY_RETRY_AFTER, BUSY_WAIT_BOUNDS, Lease, TokenPool
+from services.store.health import HealthStore
 from services.store.redis_leases import RedisLeases
 
 

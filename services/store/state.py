@@ -10,7 +10,8 @@ from typing import Callable
 
 from services.credentials import Token
 from services.pacing import AccountCare, MemoryPaceBook, Pace
-from services.pool import MemoryHealthStore, TokenPool
+from services.pool import TokenPool
+from services.store.health import MemoryHealthStore
 from services.providers.deepseek_web.conversations import Conversations
 from services.settings import Settings
 from services.store.keys import StateKeys, configured_keys, random_keys, redis_keys
