@@ -29,12 +29,13 @@ except (ImportError, AttributeError):  # pragma: no cover - gevent is a runtime 
 class AbortScope:
     """The upstream connections one attempt is using; `abort()` shuts them all, now and from then on."""
 
-    __slots__ = ("_lock", "_connections", "aborted", "_outer")
+    __slots__ = ("_lock", "_connections", "aborted", "_outer", "on_send")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connections: set = set()
         self.aborted = False
+        self.on_send: Callable[[], None] | None = None  # told when the answer's own request goes out
 
     def __enter__(self) -> "AbortScope":
         self._outer = getattr(_local, "scope", None)
@@ -74,6 +75,14 @@ class AbortScope:
 def current() -> AbortScope | None:
     """The scope of the running attempt, if any."""
     return getattr(_local, "scope", None)
+
+
+def answer_sent() -> None:
+    """An adapter is about to send the answer's own request (not a session or challenge call): the attempt's
+    lease counts it against the account's pace, and may refuse it by raising (a no-op outside an attempt)."""
+    scope = current()
+    if scope is not None and scope.on_send is not None:
+        scope.on_send()
 
 
 def bind(fn: Callable[..., T]) -> Callable[..., T]:

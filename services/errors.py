@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class GatewayError(Exception):
     """A failure the client is told about in OpenAI's error shape."""
@@ -30,7 +32,7 @@ class GatewayError(Exception):
     def headers(self) -> dict[str, str]:
         """Headers that tell SDKs whether and when to retry."""
         headers = {}
-        if self.retry_after is not None:
+        if self.retry_after is not None and math.isfinite(self.retry_after):
             headers["Retry-After"] = str(max(1, int(self.retry_after + 0.999)))
         if self.status < 500 and self.status not in (408, 409, 429):
             headers["x-should-retry"] = "false"

@@ -8,8 +8,9 @@ from services.pool import TokenPool
 
 
 def most_telling(tokens: list[Token], failures: list[tuple[Token, GatewayError]], refusal: GatewayError | None,
-                 pool: TokenPool) -> GatewayError:
-    """Pick the error a client can act on best, and name per token what happened and how long it rests."""
+                 pool: TokenPool, untried: str | None = None) -> GatewayError:
+    """Pick the error a client can act on best, and name per token what happened and how long it rests;
+    `untried` says why tokens were not tried when it was not a refused lease (the pre-commit budget spent)."""
     if not failures:
         return refusal or RateLimited("No token could take this request.", retry_after=5)
     last = dict(failures)  # each token's latest failure
@@ -17,7 +18,7 @@ def most_telling(tokens: list[Token], failures: list[tuple[Token, GatewayError]]
         best = failures[0][1]
     else:
         best = min(last.values(), key=telling_rank)
-        notes = [_note(token, last.get(token), refusal, pool) for token in tokens]
+        notes = [_note(token, last.get(token), refusal, pool, untried) for token in tokens]
         best.message = f"All {len(failures)} tries failed; per token: " + "; ".join(notes)
     if isinstance(best, RateLimited):
         # Retry-After tells the truth: when the first of the request's resting tokens may be used again
@@ -27,7 +28,8 @@ def most_telling(tokens: list[Token], failures: list[tuple[Token, GatewayError]]
     return best
 
 
-def _note(token: Token, error: GatewayError | None, refusal: GatewayError | None, pool: TokenPool) -> str:
+def _note(token: Token, error: GatewayError | None, refusal: GatewayError | None, pool: TokenPool,
+          untried: str | None) -> str:
     """One token's part of the message: what happened to it in this request, or why it was not tried."""
     rest = pool.rest_left(token)
     if error is not None:
@@ -35,5 +37,5 @@ def _note(token: Token, error: GatewayError | None, refusal: GatewayError | None
         return text + (f" (rests {rest:.0f} s)" if rest else "")
     if rest:
         return pool.refusal([token]).message
-    reason = refusal.message if refusal is not None else "no slot was free"
+    reason = refusal.message if refusal is not None else untried or "no slot was free"
     return f"{token.ref} ({token.provider}): not tried: {reason}"

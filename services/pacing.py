@@ -6,12 +6,13 @@ import math
 import random
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from services.credentials import Token
 from services.errors import GatewayError
+from services.store.memory import sweep
 
 HOUR, DAY = 3600.0, 86400.0
 GAP, JITTER = "FREESEEK_WEB_MIN_GAP_SECONDS", "FREESEEK_WEB_GAP_JITTER_SECONDS"
@@ -51,9 +52,9 @@ class Hold:
 class PaceBook(Protocol):
     """Where each account's starts, next allowed start and history live (this worker's memory, or Redis)."""
 
-    def start(self, key: str, now: float, hourly: int, daily: int) -> tuple[str, float]:
-        """Atomically: ("ok", 0) and count a start now, or the limit that holds ("gap", "hourly", "daily")
-        and when it ends."""
+    def start(self, key: str, now: float, hourly: int, daily: int, count: bool = True) -> tuple[str, float]:
+        """Atomically: ("ok", 0) and (when `count`) count a start now, or the limit that holds ("gap",
+        "hourly", "daily") and when it ends."""
 
     def end(self, key: str, next_start: float) -> None:
         """The account's next answer may not start before next_start."""
@@ -72,17 +73,21 @@ class MemoryPaceBook:
     """Pace and history in this worker's memory (one worker: the default)."""
 
     def __init__(self) -> None:
-        self._starts: dict[str, deque] = {}
-        self._next: dict[str, float] = {}
-        self._history: dict[str, dict] = {}
+        # Accounts are any caller's tokens on a server that holds none: entries whose state has expired are
+        # swept out a few at a time (see sweep), so memory follows the accounts in use, not all ever seen.
+        self._starts: OrderedDict[str, deque] = OrderedDict()
+        self._next: OrderedDict[str, float] = OrderedDict()
+        self._history: OrderedDict[str, tuple[float, dict]] = OrderedDict()   # (expiry on time.time, history)
         self._lock = threading.Lock()
 
-    def start(self, key: str, now: float, hourly: int, daily: int) -> tuple[str, float]:
-        """Count a start now, or say which limit holds the account back and until when."""
+    def start(self, key: str, now: float, hourly: int, daily: int, count: bool = True) -> tuple[str, float]:
+        """Count a start now (when `count`), or say which limit holds the account back and until when."""
         with self._lock:
+            sweep(self._next, lambda next_start: next_start <= now)
+            sweep(self._starts, lambda times: not times or times[-1] <= now - DAY)
             if self._next.get(key, 0.0) > now:
                 return "gap", self._next[key]
-            starts = self._starts.setdefault(key, deque())
+            starts = self._starts.get(key) or deque()
             while starts and starts[0] <= now - DAY:
                 starts.popleft()
             if daily and len(starts) >= daily:
@@ -90,8 +95,9 @@ class MemoryPaceBook:
             hour = [t for t in starts if t > now - HOUR]
             if hourly and len(hour) >= hourly:
                 return "hourly", hour[len(hour) - hourly] + HOUR
-            if hourly or daily:  # without budgets nothing needs counting
+            if count and (hourly or daily):  # without budgets nothing needs counting
                 starts.append(now)
+                self._starts[key] = starts
             return "ok", 0.0
 
     def end(self, key: str, next_start: float) -> None:
@@ -109,12 +115,14 @@ class MemoryPaceBook:
     def history(self, key: str) -> dict:
         """The account's history (a copy)."""
         with self._lock:
-            return dict(self._history.get(key, {}))
+            expires, history = self._history.get(key, (0.0, {}))
+            return dict(history) if expires > time.time() else {}
 
     def record(self, key: str, history: dict, seconds: float) -> None:
-        """Keep the history (in memory it lives as long as the worker)."""
+        """Keep the history for `seconds` (the longest a penalty lasts, and a month more)."""
         with self._lock:
-            self._history[key] = dict(history)
+            sweep(self._history, lambda entry: entry[0] <= time.time())
+            self._history[key] = (time.time() + seconds, dict(history))
 
 
 class AccountCare:
@@ -125,7 +133,8 @@ class AccountCare:
         self.pace, self.book, self.applies, self.clock, self.wall = pace, book, applies, clock, wall
 
     def admit(self, key: str, token: Token) -> Hold | None:
-        """None when the account may start an answer now (the start is counted), else what holds it back."""
+        """None when the account may start an answer now, else what holds it back; nothing is counted yet:
+        a lease that never sends its answer (a refused session or challenge) spends no budget."""
         if not self.applies(token):
             return None
         history = self.book.history(key)
@@ -134,9 +143,19 @@ class AccountCare:
             # Known muted (from a refusal or users/current): nothing is sent before the mute ends.
             return Hold(self._pool_time(mute["until"]), mute.get("cause") or f"{token.provider}: account "
                         f"{token.ref} is muted.", "Forbidden", 403, "account_muted")
+        return self._start(key, token, history, count=False)
+
+    def started(self, key: str, token: Token) -> Hold | None:
+        """The answer's request is about to go out: count it (None), or what holds the account back since
+        its lease was granted (another answer on it ended or started meanwhile); then nothing is sent."""
+        if not self.applies(token):
+            return None
+        return self._start(key, token, self.book.history(key), count=True)
+
+    def _start(self, key: str, token: Token, history: dict, count: bool) -> Hold | None:
+        """Ask the book whether an answer may start now (counting it when `count`)."""
         hourly, daily = self.budgets(history)
-        now = self.clock()
-        verdict, until = self.book.start(key, now, hourly, daily)
+        verdict, until = self.book.start(key, self.clock(), hourly, daily, count)
         if verdict == "ok":
             return None
         return Hold(until, f"{token.provider}: account {token.ref} is paced: " + self._why(verdict, hourly, daily,

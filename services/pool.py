@@ -6,11 +6,12 @@ import itertools
 import random
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 from services.credentials import Token
 from services.errors import GatewayError, RateLimited, restate, telling_rank
+from services.providers.failures import failure
+from services.store.health import Health, HealthStore, MemoryHealthStore  # noqa: F401 (their home for callers)
 from services.store.keys import random_keys
 
 DEAD_SECONDS = 600.0       # a rejected key is tried again after this long
@@ -22,57 +23,27 @@ BUSY_RETRY_AFTER = 5
 BUSY_WAIT_BOUNDS = "FREESEEK_QUEUE_TIMEOUT and, before the status is sent, FREESEEK_PRECOMMIT_SECONDS"
 
 
-@dataclass
-class Health:
-    """What the gateway remembers about one token between requests."""
-
-    unusable_until: float = 0.0
-    state: str = "ok"           # "ok", "dead", "cooldown" or "rest"
-    strikes: int = 0            # consecutive rate limits, for exponential cooldown
-    status: int = 0             # HTTP status of the failure that made it unusable
-    # The failure that made it unusable (class name, message, code: our messages never hold a secret), so a
-    # later refusal can say what happened instead of a generic "cooling down".
-    cause: str = ""
-    message: str = ""
-    code: str | None = None
-
-
-class HealthStore(Protocol):
-    """Where token health lives; in memory by default, one small interface to swap for a shared store."""
-
-    def get(self, key: str) -> Health: ...
-
-    def put(self, key: str, health: Health) -> None: ...
-
-
-class MemoryHealthStore:
-    """Token health in this worker's memory."""
-
-    def __init__(self) -> None:
-        self._health: dict[str, Health] = {}
-
-    def get(self, key: str) -> Health:
-        """Return the token's health (healthy when unknown)."""
-        return self._health.get(key) or Health()
-
-    def put(self, key: str, health: Health) -> None:
-        """Remember the token's health."""
-        self._health[key] = health
-
-
 class Lease:
     """The right to send one request with a token; release it exactly once."""
 
-    __slots__ = ("pool", "token", "_released")  # one of each per open stream
+    __slots__ = ("pool", "token", "_released", "sent")  # one of each per open stream
 
     def __init__(self, pool: "TokenPool", token: Token):
         self.pool, self.token, self._released = pool, token, False
+        self.sent = False  # the answer's request went out: the account's pace counts it, and a gap follows
+
+    def answer_sent(self) -> None:
+        """The adapter is about to send the answer's request: count it against the account's budgets (raises
+        a paced refusal, before anything is sent, when the account may no longer start one)."""
+        if not self.sent:
+            self.pool._answer_sent(self.token)
+            self.sent = True
 
     def release(self) -> None:
         """Give the token's slot back and wake whoever waits for it."""
         if not self._released:
             self._released = True
-            self.pool._release(self.token)
+            self.pool._release(self.token, self.sent)
 
 
 class _Waiter:
@@ -91,7 +62,7 @@ class TokenPool:
         # Health is kept under the token's keyed hash: its short ref is for display and collides.
         self._key = key or random_keys().token
         self.choose: Callable[[list[Token]], Token] = random.choice  # tie-break among the least busy
-        self._store = store or MemoryHealthStore()
+        self._store = store or MemoryHealthStore(clock)
         self._clock = clock
         self._in_flight: dict[Token, int] = {}
         self._waiters: list[_Waiter] = []
@@ -167,8 +138,9 @@ class TokenPool:
         """How many requests use the token right now."""
         return self._in_flight.get(token, 0)
 
-    def _release(self, token: Token) -> None:
-        self._answer_ended(token)
+    def _release(self, token: Token, sent: bool = True) -> None:
+        if sent:
+            self._answer_ended(token)  # a try that sent nothing needs no pause after it
         with self._cond:
             self._in_flight[token] -= 1
             if not self._in_flight[token]:
@@ -205,6 +177,15 @@ class TokenPool:
             return True
         self._hold(token, hold)
         return False
+
+    def _answer_sent(self, token: Token) -> None:
+        """Count the answer against the account's budgets, or refuse it (the account rests) before it is sent."""
+        hold = self.care.started(self._key(token), token) if self.care is not None else None
+        if hold is None or hold.until <= self._clock():
+            return
+        self._hold(token, hold)
+        raise failure(restate(hold.cause, hold.message, hold.code, retry_after=hold.until - self._clock()),
+                      token_state=None, retryable=True)
 
     def _answer_ended(self, token: Token) -> None:
         """Start the account's gap after an answer, unless a longer rest already holds it back."""

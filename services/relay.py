@@ -12,12 +12,12 @@ from typing import Callable, Iterator
 from services.attempt import Attempt, RunStats
 from services.chat_call import ChatCall
 from services.credentials import Token
-from services.errors import ClientGone, GatewayError, UpstreamTimeout
+from services.deadlines import deadline_passed
+from services.errors import ClientGone, GatewayError
 from services.events import HeldContent, KeepAlive, Text, ToolCallDelta
 from services.failover import most_telling
 from services.offload import start_background
 from services.pool import TokenPool
-from services.providers.failures import failure
 from services.settings import Settings
 
 log = logging.getLogger("freeseek")
@@ -211,32 +211,15 @@ class RelayRun:
 
     def _enforce_deadlines(self, now: float) -> None:
         """Abort the current attempt when a deadline passed; the producer then reports it."""
-        s = self.settings
         with self._lock:
             attempt = self._attempt
             if attempt is None or attempt.abort_error is not None:
                 return
-            name = attempt.token.provider
-            if not self._committed and not self._accepted and now >= self._budget_end:
-                # Nothing is written before an upstream accepted; waiting longer would meet the platform's
-                # own first-byte limit (Heroku's 30 s) with its error instead of ours.
-                error = failure(UpstreamTimeout(
-                    f"{name}: no upstream accepted the request within {s.precommit_seconds:g} s "
-                    "(FREESEEK_PRECOMMIT_SECONDS)."), token_state=None, retryable=True)
-            elif now - self.started > s.total_timeout:
-                error = failure(UpstreamTimeout(f"{name}: the answer took longer than {s.total_timeout:g} s "
-                                                "(FREESEEK_TOTAL_TIMEOUT)."), token_state=None, retryable=False)
-            elif attempt.content_at is None and now - attempt.started > s.first_content_timeout:
-                error = failure(UpstreamTimeout(f"{name}: no content within {s.first_content_timeout:g} s "
-                                                "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest",
-                                retryable=True)
-            elif attempt.content_at is not None and now - attempt.content_at > s.idle_timeout:
-                error = failure(UpstreamTimeout(f"{name}: no content for {s.idle_timeout:g} s "
-                                                "(FREESEEK_IDLE_TIMEOUT)."), token_state="rest", retryable=False)
-            else:
-                return
-            attempt.abort_error = error
-            attempt.abort()
+            error = deadline_passed(self.settings, attempt, now, self.started,
+                                    not self._committed and not self._accepted and now >= self._budget_end)
+            if error is not None:
+                attempt.abort_error = error
+                attempt.abort()
 
     # ---- the upstream side ---------------------------------------------------------------------------
 
@@ -259,7 +242,8 @@ class RelayRun:
         """Try the request's tokens in turn until one answers, relaying its events."""
         pool, errors = self.relay.pool, self.stats.errors
         failures: list[tuple[Token, GatewayError]] = []
-        candidates, retries, refusal = list(self.tokens), dict.fromkeys(self.tokens, 0), None
+        candidates, retries, refusal, untried = list(self.tokens), dict.fromkeys(self.tokens, 0), None, None
+        last_held: list | None = None
         # A pool that leases only after a round trip (Redis), or cannot lease at once (a test's), is asked
         # off the HTTP side: its ticket too may wait.
         at_once = getattr(pool, "leases_at_once", False)
@@ -287,17 +271,27 @@ class RelayRun:
             self.stats.attempts += 1
             self.stats.token = token
             try:
-                yield from self._attempt_with(token)
+                # A whole answer reaches the client only at its end: its events are held until the try succeeded,
+                # so a try that fails after some reasoning or text still moves to the next token, whose answer
+                # is rendered alone; the last failed try's events go out with its error.
+                held = None if self.call.stream else []
+                yield from self._attempt_with(token, getattr(lease, "answer_sent", None), held)
                 pool.report_success(token)
+                yield from held or ()
                 return
             except GatewayError as error:
                 pool.report_failure(token, error)
                 errors.append(error)
                 failures.append((token, error))
+                last_held = held
                 if self._content_started or not error.retryable or self._cancelled.is_set():
+                    yield from last_held or ()
                     raise
                 if self._budget_spent():
-                    break  # another try would start after the budget: the failures so far are the answer
+                    # Another try would start after the budget: the failures so far are the answer.
+                    untried = (f"the {self.settings.precommit_seconds:g} s a request may wait before its status "
+                               "is sent were spent (FREESEEK_PRECOMMIT_SECONDS)")
+                    break
                 if error.token_state == "cooldown" and retries[token] < RATE_LIMIT_RETRIES:
                     retries[token] += 1  # stays a candidate: the pool holds it back until its cooldown ends
                 else:
@@ -308,10 +302,14 @@ class RelayRun:
                 lease.release()
         if self._cancelled.is_set():
             raise Cancelled()
-        raise most_telling(self.tokens, failures, refusal, pool)
+        yield from last_held or ()
+        raise most_telling(self.tokens, failures, refusal, pool, untried)
 
-    def _attempt_with(self, token: Token) -> Iterator:
+    def _attempt_with(self, token: Token, on_send: Callable[[], None] | None = None,
+                      held: list | None = None) -> Iterator:
+        """One try with the token; a whole answer's events go to `held` (when given) instead of out."""
         attempt = Attempt(token, time.monotonic())
+        attempt.scope.on_send = on_send  # the adapter says when the answer's request goes out (pacing counts it)
         with self._lock:
             if self._cancelled.is_set():
                 raise Cancelled()
@@ -349,7 +347,13 @@ class RelayRun:
                     continue
                 if isinstance(event, (Text, ToolCallDelta)):
                     attempt.content_at = time.monotonic()
-                    self._content_started = True
+                    if held is None:
+                        self._content_started = True
+                if held is not None:
+                    held.append(event)
+                    if self._steps_inline:
+                        yield _SILENCE  # the HTTP side checks its deadlines and keep-alives meanwhile
+                    continue
                 yield event
         except Exception:
             # A read that failed because we aborted it reports why we aborted, not the broken socket.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
@@ -106,6 +107,12 @@ class Settings:
         return self.connect_timeout, min(self.first_content_timeout, self.idle_timeout)
 
     @property
+    def read_timeout_name(self) -> str:
+        """The setting whose value is upstream_timeout's read part, for a message about it firing."""
+        return _env_name("first_content_timeout" if self.first_content_timeout <= self.idle_timeout
+                         else "idle_timeout")
+
+    @property
     def web_completion_extra(self) -> dict:
         """The completion body's fixed fields (FREESEEK_WEB_COMPLETION_FIELDS, a JSON object)."""
         return json.loads(self.web_completion_fields)
@@ -134,6 +141,10 @@ class Settings:
                 "the server would be an open relay for the owner's accounts. Set FREESEEK_API_KEYS to the "
                 "comma-separated keys your clients will send as 'Authorization: Bearer <key>'."
             )
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float" and not math.isfinite(value):
+                raise ConfigError(f"{_env_name(f.name)}={value!r} must be a finite number")
         for name in ("first_heartbeat", "heartbeat", "connect_timeout", "first_content_timeout",
                      "idle_timeout", "total_timeout", "redis_lease_seconds", "precommit_seconds",
                      "max_retry_after_seconds"):

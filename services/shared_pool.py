@@ -10,7 +10,8 @@ from typing import Callable
 
 from services.credentials import Token
 from services.errors import RateLimited
-from services.pool import BUSY_RETRY_AFTER, BUSY_WAIT_BOUNDS, HealthStore, Lease, TokenPool
+from services.pool import BUSY_RETRY_AFTER, BUSY_WAIT_BOUNDS, Lease, TokenPool
+from services.store.health import HealthStore
 from services.store.redis_leases import RedisLeases
 
 
@@ -25,7 +26,8 @@ class SharedLease(Lease):
         """Give the slot back to every process's queue."""
         if not self._released:
             self._released = True
-            self.pool._answer_ended(self.token)  # before the slot is free: the next holder sees the gap
+            if self.sent:  # before the slot is free: the next holder sees the gap
+                self.pool._answer_ended(self.token)
             self.pool.leases.release(self.lease_id)
 
 

@@ -64,8 +64,24 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(params=["memory", "redis"])
+def state(request):
+    """The state factory on each backend, with short idle and lease times."""
+    from services.settings import Settings
+    from services.store.state import SharedState
+    env = {"FREESEEK_WEB_SESSION_IDLE_SECONDS": "0.3", "FREESEEK_REDIS_LEASE_SECONDS": "1"}
+    if request.param == "redis":
+        env["FREESEEK_REDIS_URL"] = request.getfixturevalue("redis_url")
+    settings = Settings.from_env(env)
+    if request.param == "memory":
+        return SharedState(settings)
+    from services.store.redis import connect
+    return SharedState(settings, connect(settings.redis_url))
+
+
 @pytest.fixture
 def redis_url(redis_server):
-    """The test's Redis, emptied first."""
+    """The test's Redis, emptied first, and known to hold no slot (a real first start waits a lease time)."""
     redis_server.flush()
+    redis_server.mark_fresh()
     return redis_server.url

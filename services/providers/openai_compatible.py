@@ -67,7 +67,7 @@ class OpenAICompatible:
         except requests.ReadTimeout:
             raise failure(UpstreamTimeout(f"{self.provider.name}: no response within "
                                           f"{s.upstream_timeout[1]:g} s "
-                                          "(FREESEEK_FIRST_CONTENT_TIMEOUT)."), token_state="rest", retryable=True)
+                                          f"({s.read_timeout_name})."), token_state="rest", retryable=True)
         except requests.exceptions.InvalidHeader as exc:
             # A header that cannot be sent is the client's mistake: no token pays for it.
             raise failure(BadRequest(f"The request cannot be sent upstream: {type(exc).__name__}."),

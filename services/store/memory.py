@@ -36,3 +36,12 @@ class MemoryStore:
         # Insertion order is expiry order (every value lives as long), so expired ones are at the front.
         while self._items and (len(self._items) > self.limit or next(iter(self._items.values()))[0] <= now):
             self._items.popitem(last=False)
+
+
+def sweep(entries: OrderedDict, expired: Callable[[object], bool], budget: int = 2) -> None:
+    """Look at up to `budget` of the entries least recently looked at: drop the expired, move the others to the
+    back. Called once per entry added, it keeps a map of per-account state near its live size at a bounded cost."""
+    for _ in range(min(budget, len(entries))):
+        key, value = entries.popitem(last=False)
+        if not expired(value):
+            entries[key] = value

@@ -13,7 +13,7 @@ from typing import Iterator
 import redis
 
 from services.credentials import Token
-from services.pool import Health
+from services.store.health import Health
 from services.store import StoreUnavailable
 
 log = logging.getLogger("freeseek")

@@ -19,7 +19,8 @@ log = logging.getLogger("freeseek")
 # One atomic step for a waiter: drop expired leases and dead waiters, then take a slot on the least busy
 # token whose earliest live waiter is not ahead of us; otherwise join each token's queue by ticket.
 # After Redis lost its data (a restart), no slot is granted for one lease time, so holders that still
-# stream can reassert their leases first: never two answers on one account. Token keys are hashes under a
+# stream can reassert their leases first: never two answers on one account. An empty store cannot tell a
+# first start from a loss, so a first start waits that lease time too (no process may declare it ready). Token keys are hashes under a
 # state secret kept in Redis: a waiter whose secret is not the one kept there (Redis lost it and another
 # worker made a new one) gets -1 and derives its keys again, so no slot is granted under a stale key.
 _ACQUIRE = """
@@ -34,7 +35,7 @@ if secret ~= '' then
 end
 local boot = redis.call('GET', KEYS[#KEYS])
 if not boot then redis.call('SET', KEYS[#KEYS], now); boot = now end
-local ready = now >= tonumber(boot) + ttl or tonumber(boot) == 0
+local ready = now >= tonumber(boot) + ttl
 local best, best_count = nil, nil
 for i = 1, n do
   local leases, waits, limit = KEYS[2*i-1], KEYS[2*i], tonumber(ARGV[8+i])
@@ -82,9 +83,6 @@ class RedisLeases:
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
         self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        with best_effort("mark the store ready"):
-            # A store that starts empty is ready at once; one that loses its data later waits a lease time.
-            client.set(prefix + "leases-ready", 0, nx=True)
 
     def ticket(self) -> int:
         """A place in the queue shared by every process."""

@@ -11,11 +11,12 @@ from services.pacing import DAY, HOUR
 from services.store.redis import best_effort, required
 
 # One atomic step: refuse inside the gap, or when the rolling day's or hour's budget is spent (saying when
-# the oldest start that counts leaves the window), else count a start now. Times travel as strings: Redis
+# the oldest start that counts leaves the window), else count a start now (when asked: a check at lease time
+# counts nothing, the answer's request going out does). Times travel as strings: Redis
 # turns a Lua number in a reply into an integer.
 _START = """
 local now, hourly, daily, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local day, hour = tonumber(ARGV[5]), tonumber(ARGV[6])
+local day, hour, count = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
 if nxt > now then return {'gap', tostring(nxt)} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - day)
@@ -29,7 +30,7 @@ if hourly > 0 and h >= hourly then
   local t = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - hour), '+inf', 'WITHSCORES', 'LIMIT', h - hourly, 1)
   return {'hourly', tostring(tonumber(t[2]) + hour)}
 end
-if hourly > 0 or daily > 0 then
+if count and (hourly > 0 or daily > 0) then
   redis.call('ZADD', KEYS[1], now, member)
   redis.call('EXPIRE', KEYS[1], math.ceil(day) + 60)
 end
@@ -52,11 +53,12 @@ class RedisPaceBook:
         self._start = client.register_script(_START)
         self._end = client.register_script(_END)
 
-    def start(self, key: str, now: float, hourly: int, daily: int) -> tuple[str, float]:
-        """Count a start now, or say which limit holds the account back and until when."""
+    def start(self, key: str, now: float, hourly: int, daily: int, count: bool = True) -> tuple[str, float]:
+        """Count a start now (when `count`), or say which limit holds the account back and until when."""
         with required("an account's pace could not be checked"):
             verdict, until = self._start(keys=[self._key("starts", key), self._key("next", key)],
-                                         args=[repr(now), hourly, daily, uuid.uuid4().hex, DAY, HOUR])
+                                         args=[repr(now), hourly, daily, uuid.uuid4().hex, DAY, HOUR,
+                                               "1" if count else "0"])
         return str(verdict), float(until)
 
     def end(self, key: str, next_start: float) -> None:

@@ -10,7 +10,8 @@ from typing import Callable
 
 from services.credentials import Token
 from services.pacing import AccountCare, MemoryPaceBook, Pace
-from services.pool import MemoryHealthStore, TokenPool
+from services.pool import TokenPool
+from services.store.health import MemoryHealthStore
 from services.providers.deepseek_web.conversations import Conversations
 from services.settings import Settings
 from services.store.keys import StateKeys, configured_keys, random_keys, redis_keys
@@ -45,7 +46,7 @@ class SharedState:
         """The token pool: in-process queue and health, or leases, queue and health in Redis; the accounts
         `paced` says yes to get account care (services/pacing.py) on the same backend."""
         if not self.shared:
-            pool = TokenPool(limit_for=limit_for, store=MemoryHealthStore(), key=self.keys.token)
+            pool = TokenPool(limit_for=limit_for, store=MemoryHealthStore(time.monotonic), key=self.keys.token)
             pool.care = AccountCare(Pace.from_settings(self.settings), MemoryPaceBook(), paced, time.monotonic)
             return pool
         from services.shared_pool import SharedTokenPool

@@ -13,6 +13,7 @@ from tests.fakes.redis_server import RedisServer
 @pytest.fixture(scope="module")
 def redis_live():
     server = RedisServer()
+    server.mark_fresh()  # known empty: no first-start wait of a lease time
     yield server
     server.stop()
 

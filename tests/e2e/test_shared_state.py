@@ -20,6 +20,7 @@ MESSAGES = [{"role": "user", "content": "hello shared"}]
 def redis_live():
     """This module's own redis-server, which one test restarts."""
     server = RedisServer()
+    server.mark_fresh()  # known empty: no first-start wait of a lease time
     yield server
     server.stop()
 

@@ -97,3 +97,19 @@ def test_deepseek_official_selects_thinking_by_body_field(registry):
     ds = registry.get("deepseek")
     assert ds.target(parse_model("deepseek-chat")).body == {"thinking": {"type": "disabled"}}
     assert ds.target(parse_model("deepseek-reasoner")).body == {"thinking": {"type": "enabled"}}
+
+
+@pytest.mark.parametrize("name", ["FREESEEK_WEB_MIN_GAP_SECONDS", "FREESEEK_WEB_GAP_JITTER_SECONDS",
+                                  "FREESEEK_WEB_PENALTY_DAYS", "FREESEEK_QUEUE_TIMEOUT", "FREESEEK_WEB_PENALTY_FACTOR",
+                                  "FREESEEK_RESPONSE_STORE_SECONDS", "FREESEEK_WEB_CONTINUE_PAUSE"])
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_a_non_finite_number_is_refused_by_name(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_an_error_with_an_endless_wait_still_renders():
+    from services.errors import RateLimited
+    for wait in (float("inf"), float("nan")):
+        error = RateLimited("paced", retry_after=wait)
+        assert "Retry-After" not in error.headers() and error.body()["error"]["message"] == "paced"

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from app import create_app
+from services.credentials import parse_tokens
 from tests.conftest import FAST_ENV, NO_PACE, provider_overrides
 from tests.fakes.faulty_upstream import wait_until
 
@@ -235,3 +236,49 @@ def test_a_pace_setting_out_of_range_is_refused_at_start_up_by_name(name, value)
     from services.settings import ConfigError, Settings
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_tries_that_never_send_the_answer_spend_no_budget_and_start_no_gap(fake, web, request, backend):
+    env = {"FREESEEK_WEB_MIN_GAP_SECONDS": "30", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
+           "FREESEEK_WEB_HOURLY_BUDGET": "2"}
+    if backend == "redis":
+        env["FREESEEK_REDIS_URL"] = request.getfixturevalue("redis_url")
+    app = build(fake, web, **env)
+    client = app.test_client()
+    web.account("unsent-tok", state="blocked")  # refused at the first call: no completion is ever sent
+    for _ in range(2):
+        assert chat(client, "unsent-tok").status_code == 403
+    web.account("unsent-tok")
+    gateway = app.extensions["freeseek"]
+    gateway.pool.mark_live(parse_tokens("unsent-tok", gateway.registry)[0])  # what a /token/check would do
+    care = care_of(client, "unsent-tok")
+    assert (care["hour_left"], care["next_start"]) == (2, None)
+    assert chat(client, "unsent-tok").status_code == 200  # no gap was started by the refused tries
+    assert care_of(client, "unsent-tok")["hour_left"] == 1
+    refused = chat(client, "unsent-tok")  # now the gap after a real answer holds
+    assert refused.status_code == 429 and "FREESEEK_WEB_MIN_GAP_SECONDS" in refused.json["error"]["message"]
+    assert len(answers_of(web, "unsent-tok")) == 1
+
+
+def test_single_worker_memory_keeps_only_accounts_whose_pace_or_health_still_matters():
+    from services.credentials import Token
+    from services.pacing import DAY, AccountCare, MemoryPaceBook, Pace
+    from services.pool import MemoryHealthStore, TokenPool
+    now = [1000.0]
+    store, book = MemoryHealthStore(lambda: now[0]), MemoryPaceBook()
+    pool = TokenPool(lambda t: 1, store, clock=lambda: now[0])
+    pool.care = AccountCare(Pace(min_gap=60, jitter=0, hourly=30, daily=0), book, lambda t: True, lambda: now[0])
+
+    def answer_on_new_accounts(prefix: str, n: int) -> None:
+        for i in range(n):  # any caller's token, on a server that holds none
+            token = Token("deepseek-web", f"{prefix}-{i}")
+            lease = pool.lease_now([token])
+            lease.answer_sent()
+            lease.release()
+            assert pool.lease_now([token]) is None  # its gap holds it: a paced health is kept
+    answer_on_new_accounts("old", 1000)
+    assert (len(book._starts), len(book._next), len(store._health)) == (1000, 1000, 1000)
+    now[0] += 2 * DAY  # every old account's gap, hourly window and rest are long over
+    answer_on_new_accounts("new", 1000)
+    assert (len(book._starts), len(book._next), len(store._health)) == (1000, 1000, 1000)

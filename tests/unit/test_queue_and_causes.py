@@ -70,3 +70,26 @@ def test_the_readme_three_token_example_names_each_token_and_its_cause():
         assert response.status_code == 502, message
         assert all(ref in message for ref in refs) and message.count("could not connect") == 3, message
         assert "rests" in message and "cooling down" not in message
+
+
+def test_tokens_left_untried_when_the_precommit_budget_ran_out_say_so(faulty):
+    app = create_app({"env": {**FAST_ENV, "FREESEEK_PRECOMMIT_SECONDS": "1", "FREESEEK_QUEUE_TIMEOUT": "30",
+                              "FREESEEK_FIRST_HEARTBEAT_SECONDS": "30"},
+                      "providers": {"deepseek": {"base_url": faulty.url}}})
+    app.extensions["freeseek"].pool.choose = lambda tokens: tokens[0]
+    stalled = faulty.fault("sk-stalls-first", "stall_headers")
+    response = chat(app.test_client(), f"{stalled},sk-free-but-late")
+    assert response.status_code == 504
+    message = response.json["error"]["message"]
+    assert "not tried: the 1 s a request may wait before its status is sent were spent " \
+           "(FREESEEK_PRECOMMIT_SECONDS)" in message and "no slot was free" not in message
+
+
+def test_a_silent_upstream_names_the_timeout_that_fired(faulty):
+    app = create_app({"env": {**FAST_ENV, "FREESEEK_FIRST_CONTENT_TIMEOUT": "30", "FREESEEK_IDLE_TIMEOUT": "1",
+                              "FREESEEK_PRECOMMIT_SECONDS": "30", "FREESEEK_QUEUE_TIMEOUT": "30"},
+                      "providers": {"deepseek": {"base_url": faulty.url}}})
+    response = chat(app.test_client(), faulty.fault("sk-silent", "stall_headers"))
+    assert response.status_code == 504
+    message = response.json["error"]["message"]
+    assert "no response within 1 s (FREESEEK_IDLE_TIMEOUT)" in message and "FIRST_CONTENT" not in message

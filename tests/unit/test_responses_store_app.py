@@ -71,6 +71,7 @@ def _create(client: openai.OpenAI, stream: bool, text: str):
 @pytest.mark.parametrize("stream", [False, True])
 def test_redis_lost_between_the_answer_and_its_save_still_completes_the_answer(make_app, fake, stream):
     server = RedisServer()   # this test's own: it is stopped
+    server.mark_fresh()
     try:
         app = make_app(FREESEEK_REDIS_URL=server.url)
         store = app.extensions["freeseek"].responses.store
@@ -97,6 +98,7 @@ def test_redis_lost_between_the_answer_and_its_save_still_completes_the_answer(m
 @pytest.mark.parametrize("stream", [False, True])
 def test_redis_lost_before_tool_memory_is_kept_still_answers_the_calls(make_app, web, stream):
     server = RedisServer()   # this test's own: it is stopped
+    server.mark_fresh()
     try:
         app = make_app(FREESEEK_REDIS_URL=server.url)
         memory = app.extensions["freeseek"].adapters["deepseek-web"].memory

@@ -24,19 +24,6 @@ def twins(provider: str, stem: str = "sk-") -> tuple[Token, Token]:
         seen[token.ref] = token
 
 
-@pytest.fixture(params=["memory", "redis"])
-def state(request):
-    """The state factory on each backend."""
-    env = {"FREESEEK_REDIS_LEASE_SECONDS": "1"}
-    if request.param == "redis":
-        env["FREESEEK_REDIS_URL"] = request.getfixturevalue("redis_url")
-    settings = Settings.from_env(env)
-    if request.param == "memory":
-        return SharedState(settings)
-    from services.store.redis import connect
-    return SharedState(settings, connect(settings.redis_url))
-
-
 def _rejected() -> Unauthorized:
     error = Unauthorized("deepseek-web rejected the token")
     error.token_state = "dead"
@@ -150,3 +137,19 @@ def test_a_lease_held_when_redis_lost_its_secret_moves_to_the_keys_of_the_new_on
     finally:
         lease.release()
     new.acquire([token], timeout=10).release()
+
+
+def test_a_process_started_after_redis_lost_its_data_grants_no_slot_a_holder_may_still_stream(redis_server,
+                                                                                                 redis_url):
+    from services.store.redis import connect
+    settings = Settings.from_env({"FREESEEK_REDIS_URL": redis_url, "FREESEEK_REDIS_LEASE_SECONDS": "30",
+                                  "FREESEEK_STATE_SECRET": LONG_SECRET})
+    token = Token("deepseek-web", "secret-a")
+    lease = SharedState(settings, connect(redis_url)).pool(lambda t: 1).acquire([token], timeout=1)
+    try:
+        redis_server.flush()   # Redis lost its data while the answer streams (the holder renews every 10 s)
+        started_after = SharedState(settings, connect(redis_url)).pool(lambda t: 1)   # a new worker or instance
+        with pytest.raises(RateLimited, match="busy"):
+            started_after.acquire([token], timeout=0.5).release()   # never a second answer on the account
+    finally:
+        lease.release()

@@ -19,19 +19,6 @@ A, B = Token("deepseek-web", "secret-a"), Token("deepseek-web", "secret-b")
 HISTORY = [{"role": "user", "content": "hi"}]
 
 
-@pytest.fixture(params=["memory", "redis"])
-def state(request):
-    """The state factory on each backend, with short idle and lease times."""
-    env = {"FREESEEK_WEB_SESSION_IDLE_SECONDS": "0.3", "FREESEEK_REDIS_LEASE_SECONDS": "1"}
-    if request.param == "redis":
-        env["FREESEEK_REDIS_URL"] = request.getfixturevalue("redis_url")
-    settings = Settings.from_env(env)
-    if request.param == "memory":
-        return SharedState(settings)
-    from services.store.redis import connect
-    return SharedState(settings, connect(settings.redis_url))
-
-
 def until(condition, seconds: float = 5.0) -> bool:
     """Poll a condition that a clock makes true (expiry has no event to wait on)."""
     deadline = time.monotonic() + seconds

@@ -241,3 +241,18 @@ def test_token_check_asks_users_current(client, web):
 def test_models_list_search_names(client):
     ids = {m["id"] for m in client.get("/v1/models").json["data"]}
     assert {"deepseek-search", "deepseek-r1-search", "deepseek-search-silent", "deepseek-think-fold"} <= ids
+
+
+@pytest.mark.parametrize("model, cut_after", [("deepseek-reasoner", 4), ("deepseek-chat", 3)])
+def test_a_whole_answer_cut_after_some_reasoning_or_text_fails_over_and_shows_only_the_next_answer(
+        client, web, model, cut_after):
+    first = web.account("cut-first", thinking=["First ", "account ", "thinks."], text=["First ", "answer ", "here."],
+                        cut_after=cut_after)
+    second = web.account("cut-second", thinking=["Second ", "thinks."], text=["Second ", "answer."])
+    response = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {first},{second}"},
+                           json={"model": model, "messages": [{"role": "user", "content": "q"}]})
+    assert response.status_code == 200, response.json
+    message = response.json["choices"][0]["message"]
+    assert message["content"] == "Second answer."
+    assert message.get("reasoning_content") in (("Second thinks.",) if model == "deepseek-reasoner" else (None, ""))
+    assert [c["token"] for c in web.completions] == [first, second]

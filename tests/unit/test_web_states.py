@@ -66,6 +66,25 @@ def test_a_muted_account_rests_until_its_mute_ends_and_others_answer(client, web
     assert completion_calls(web, "mutedtok") == before
 
 
+def test_a_nine_day_mute_is_honoured(client, web):
+    until = int(time.time()) + 9 * 86400
+    web.account("longmute", state="muted", mute_until=until)
+    response = chat(client, tokens="longmute")
+    assert response.status_code == 403 and response.json["error"]["code"] == "account_muted"
+    assert abs(int(response.headers["Retry-After"]) - 9 * 86400) < 60
+    assert time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until)) in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("mute_until", [int(time.time() * 1000) + 3_600_000, 10 ** 20, 1e300])
+def test_a_mute_end_out_of_range_is_treated_as_unstated_not_as_centuries(client, web, mute_until):
+    web.account("oddmute", state="muted", mute_until=mute_until)
+    for _ in range(2):  # the second one meets the remembered mute
+        response = chat(client, tokens="oddmute")
+        assert response.status_code == 403 and response.json["error"]["code"] == "account_muted"
+        assert int(response.headers.get("Retry-After", "0")) <= 3600
+        assert "until" not in response.json["error"]["message"].split("muted by DeepSeek")[1]
+
+
 def test_a_short_mute_is_waited_out_within_the_queue_timeout(make_app, web):
     client = make_app(FREESEEK_QUEUE_TIMEOUT="10").test_client()
     web.account("briefmute", state="muted", mute_until=int(time.time()) + 2)
@@ -171,12 +190,16 @@ def test_search_fragments_give_sources_and_citations(client, web, search_type, s
     assert "[1] [Page A](https://example.org/a)" in content and "Searching the web" not in content
 
 
+MUTE_END = (int(time.time()) // 86400 + 4) * 86400  # a real mute: days away, at midnight
+MUTE_TEXT = time.strftime("%Y-%m-%d 00:00 UTC", time.gmtime(MUTE_END))
+
+
 @pytest.mark.parametrize("knobs, expected", [
     ({}, {"live": True, "state": "ok"}),
-    ({"state": "muted", "mute_until": 1893456000}, {"live": True, "state": "muted",
-                                                    "muted_until": "2030-01-01 00:00 UTC"}),
-    ({"state": "muted", "mute_until": 1893456000, "mute_where": "chat"}, {"live": True, "state": "muted",
-                                                                          "muted_until": "2030-01-01 00:00 UTC"}),
+    ({"state": "muted", "mute_until": MUTE_END}, {"live": True, "state": "muted", "muted_until": MUTE_TEXT}),
+    ({"state": "muted", "mute_until": MUTE_END, "mute_where": "chat"}, {"live": True, "state": "muted",
+                                                                        "muted_until": MUTE_TEXT}),
+    ({"state": "muted", "mute_until": 1e20}, {"live": True, "state": "muted", "muted_until": None}),
     ({"state": "banned"}, {"live": False, "state": "banned"}),
     ({"state": "dead"}, {"live": False, "state": "dead"}),
 ])

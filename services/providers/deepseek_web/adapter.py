@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import requests
 
+from services.abortable import answer_sent
 from services.chat_call import ChatCall
 from services.credentials import Token
 from services.errors import BadRequest, Forbidden, GatewayError, Unauthorized
@@ -16,7 +17,7 @@ from services.prompt import flatten, message_text
 from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.answer import WebStream
 from services.providers.deepseek_web.background import Background
-from services.providers.deepseek_web.calls import INVALID_PARENT, WebCalls, until_text
+from services.providers.deepseek_web.calls import INVALID_PARENT, WebCalls, mute_end, until_text
 from services.providers.deepseek_web.conversations import Conversations
 from services.providers.deepseek_web.drift import Drift
 from services.providers.deepseek_web.files import Attachment, collect, upload_all
@@ -143,8 +144,11 @@ class WebChat:
             cancel.set()  # uploads still running belong to an attempt that failed
         body = p.completion_body(plan.session_id, plan.parent_id, self.model_type(call), plan.prompt, file_ids,
                                  call.model.reasoning, call.search, self.settings.web_completion_extra)
-        stream = self.calls.with_pow(token, p.COMPLETION, lambda header: self.post_stream(
-            token, p.COMPLETION, body, plan.session_id, header), first=pow_header)
+
+        def send(header: str | None) -> HttpBody:
+            answer_sent()  # the account's pace counts this answer now (and may still refuse it)
+            return self.post_stream(token, p.COMPLETION, body, plan.session_id, header)
+        stream = self.calls.with_pow(token, p.COMPLETION, send, first=pow_header)
         return WebStream(self, call, token, plan.session_id, stream)
 
     def resume(self, token: Token, session_id: str, message_id: int) -> HttpBody:
@@ -207,6 +211,7 @@ class WebChat:
             return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None,
                     "error": error}
         muted, until = p.mute_state(user if isinstance(user, dict) else {})
+        until = mute_end(until, time.time())
         if muted:
             return {"live": True, "state": "muted", "muted_until": until_text(until) if until else None,
                     "error": self.calls.muted(token, until)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import requests
@@ -24,6 +25,19 @@ FETCH = object()              # with_pow: fetch the first challenge too
 # Challenges are typically 144,000 tries (~0.1 s); far larger ones would tie up a solver thread that cannot
 # be interrupted, so they are refused.
 MAX_DIFFICULTY = 5_000_000
+
+
+# The web chat mutes for 1 to 9 days: a real mute of that length is honoured, but an end further away than this
+# (milliseconds read as seconds, a nonsense number) is treated as unstated rather than resting an account for ages.
+MAX_MUTE_SECONDS = 30 * 86400.0
+
+
+def mute_end(mute_until, now: float) -> float | None:
+    """The mute's end as a unix time, or None when it is absent, not finite or beyond MAX_MUTE_SECONDS."""
+    if isinstance(mute_until, bool) or not isinstance(mute_until, (int, float)):
+        return None
+    until = float(mute_until)
+    return until if math.isfinite(until) and 0 < until <= now + MAX_MUTE_SECONDS else None
 
 
 def until_text(moment: float) -> str:
@@ -139,7 +153,7 @@ class WebCalls:
 
     def muted(self, token: Token, mute_until) -> GatewayError:
         """A muted account: it rests until the mute ends, and says until when."""
-        until = float(mute_until) if isinstance(mute_until, (int, float)) and mute_until > 0 else None
+        until = mute_end(mute_until, time.time())
         when = f" until {until_text(until)}" if until else ""
         wait = max(1.0, until - time.time()) if until else None
         return failure(Forbidden(f"{self.provider.name}: account {token.ref} is muted by DeepSeek{when}.",
