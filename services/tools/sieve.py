@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 from services.events import HeldContent, Text, ToolCallDelta
-from services.tools.dsml import BlockReader, ParsedCall
-from services.tools.markup import FENCE_LINE, JsonReader, MarkupError, fence_opening, opening
+from services.tools.dsml import TAG_MAX, BlockReader, ParsedCall
+from services.tools.markup import Fence, JsonReader, MarkupError, fence_opening, opening
 from services.tools.request import ToolRequest, new_call_id
 from services.tools.schema import ArgumentsError, coerce_arguments
 
 log = logging.getLogger("freeseek")
 
-_FENCE_END = re.compile(r"\s*```")
-_FENCE_END_SOON = re.compile(r"\s*`{0,2}")
-_LINE_CLOSES_FENCE = re.compile(r"[ \t]*`{0,2}")
 
 
 class ToolSieve:
@@ -40,7 +36,7 @@ class ToolSieve:
         self._block = ""            # the held block, whole, once it closed
         self._incoming: list[str] = []   # pieces for the held block not yet read
         self._reader = None         # the BlockReader or JsonReader of the held block
-        self._fence = False         # the held block is wrapped in a fence
+        self._fence: Fence | None = None   # the fence the held block is wrapped in, or the code is in
         self._extra = False         # the held block follows calls already made
         self._gap = ""              # trailing whitespace of the text sent so far: dropped if calls follow
         self._scanned = 0           # characters looked at outside held blocks (the work, for tests)
@@ -97,7 +93,7 @@ class ToolSieve:
     def _opening(self, buf: str, pos: int):
         """What the line starting at `pos` opens: a block ("block", kind), a fence, -1 or None."""
         char = buf[pos]
-        if char == "`":
+        if char in "`~":
             return fence_opening(buf, pos)
         if char in "<{":
             kind = opening(buf, pos, json_too=self._answer_start and not self.calls)
@@ -105,13 +101,13 @@ class ToolSieve:
         return None
 
     def _begin(self, out: list, status: tuple) -> bool:
+        self._fence = status[2] if status[0] in ("fence", "code") else None
         if status[0] == "code":  # a fence holding something else: the user's code, passed through
-            self._send(out, status[1])
+            self._send(out, self._fence.length)
             self._state = "code"
             return True
-        self._fence = status[0] == "fence"
         self._reader = BlockReader() if status[1] == "tag" else JsonReader()
-        start = FENCE_LINE.match(self._buf).end() if self._fence else 0
+        start = self._fence.length if self._fence else 0
         self._prefix, self._incoming, self._held = self._buf[:start], [self._buf[start:]], []
         self._buf, self._state, self._extra = "", "block", False
         return True
@@ -145,13 +141,13 @@ class ToolSieve:
         return True
 
     def _on_fence_tail(self, out: list, final: bool) -> bool:
-        tail = self._buf
-        closed = _FENCE_END.match(tail)
+        tail, char = self._buf, self._fence.mark[0]
+        closed = self._fence.closing_after_block().match(tail)
         self._buf = self._block + tail
         if closed and tail[closed.end():].strip():
             # Text after the fence: the block was shown, not called.
             return self._release(out, len(self._block) + closed.end(), "text")
-        if not closed and not _FENCE_END_SOON.fullmatch(tail):
+        if not closed and tail.lstrip().strip(char + " \t\r"):
             return self._release(out, len(self._block), "code")   # the fence holds more than the block: code
         self._buf = tail
         if not final:
@@ -189,7 +185,7 @@ class ToolSieve:
                 log.info("request %s: text after the tool calls dropped", self.label)
             self._buf, self._state = "", "done"   # whatever the model writes after its calls is dropped
             return False
-        self._reader, self._fence, self._prefix = BlockReader(), False, ""
+        self._reader, self._fence, self._prefix = BlockReader(), None, ""
         self._held, self._incoming, self._buf, self._state, self._extra = [], [rest], "", "block", True
         return True
 
@@ -198,19 +194,26 @@ class ToolSieve:
         return False
 
     def _on_code(self, out: list, final: bool) -> bool:
-        buf, start = self._buf, 0
+        """Inside a fence of code: pass it on until a line closes the fence (the same marker, as long or
+        longer, nothing after it); the last line waits while it may still become that."""
+        buf, closing = self._buf, self._fence.closing()
         self._scanned += len(buf)
-        while (at := buf.find("```", start)) >= 0:
-            line = buf.rfind("\n", 0, at) + 1
-            if (line > 0 or self._line_start) and not buf[line:at].strip(" \t"):
-                self._send(out, at + 3)
-                self._state = "text"
+        newline = buf.find("\n")
+        pos = 0 if self._line_start else newline + 1 if newline >= 0 else len(buf)
+        while pos < len(buf):
+            line = closing.match(buf, pos, partial=True)
+            if line is not None and not line.partial:
+                self._send(out, line.end())
+                self._state, self._fence = "text", None
                 return True
-            start = at + 1
-        line = buf.rfind("\n") + 1
-        tail = buf[line:]
-        could_close = (line > 0 or self._line_start) and _LINE_CLOSES_FENCE.fullmatch(tail)
-        self._send(out, line if tail and could_close and not final else len(buf))
+            if line is not None and not final and len(buf) - pos < TAG_MAX:
+                self._send(out, pos)   # the last line may still close the fence
+                return False
+            newline = buf.find("\n", pos)
+            if newline < 0:
+                break
+            pos = newline + 1
+        self._send(out, len(buf))
         return False
 
     # ---- helpers ---------------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ class ToolSieve:
             self._buf, self._state = "", "done"
             return False
         if self._fence:
-            return self._release(out, FENCE_LINE.match(self._buf).end(), "code")
+            return self._release(out, len(self._prefix), "code")
         return self._release(out, 1, "text")
 
     def _release(self, out: list, upto: int, state: str) -> bool:
