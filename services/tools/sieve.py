@@ -38,7 +38,7 @@ class ToolSieve:
         self._reader = None         # the BlockReader or JsonReader of the held block
         self._fence: Fence | None = None   # the fence the held block is wrapped in, or the code is in
         self._extra = False         # the held block follows calls already made
-        self._gap = ""              # trailing whitespace of the text sent so far: dropped if calls follow
+        self._gap: list[str] = []   # trailing whitespace of the text sent so far: dropped if calls follow
         self._scanned = 0           # characters looked at outside held blocks (the work, for tests)
 
     @property
@@ -58,9 +58,9 @@ class ToolSieve:
     def flush(self) -> list:
         """The answer ended: decide about whatever is still held."""
         out = self._run(final=True)
-        if self._gap and not self.calls:
-            out.append(Text(content=self._gap))
-        self._gap = ""
+        if any(self._gap) and not self.calls:
+            out.append(Text(content="".join(self._gap)))
+        self._gap = []
         return out
 
     def _run(self, final: bool) -> list:
@@ -106,6 +106,7 @@ class ToolSieve:
             self._send(out, self._fence.length)
             self._state = "code"
             return True
+        self._drop_reader()
         self._reader = BlockReader() if status[1] == "tag" else JsonReader()
         start = self._fence.length if self._fence else 0
         self._prefix, self._incoming, self._held = self._buf[:start], [self._buf[start:]], []
@@ -120,9 +121,9 @@ class ToolSieve:
                 self._held.append(piece)
                 reader.feed(piece)
         except MarkupError as exc:
-            return self._not_a_call(out, str(exc))
+            return self._not_a_call(out, str(exc), getattr(reader, "failed_at", 0))
         if not reader.done:
-            return self._not_a_call(out, "the block is incomplete") if final else False
+            return self._not_a_call(out, "the block is incomplete", None) if final else False
         held = "".join(self._held)
         self._block = self._prefix + held[:len(held) - len(reader.rest)]
         self._buf, self._incoming = reader.rest + "".join(self._incoming), []
@@ -185,6 +186,7 @@ class ToolSieve:
                 log.info("request %s: text after the tool calls dropped", self.label)
             self._buf, self._state = "", "done"   # whatever the model writes after its calls is dropped
             return False
+        self._drop_reader()
         self._reader, self._fence, self._prefix = BlockReader(), None, ""
         self._held, self._incoming, self._buf, self._state, self._extra = [], [rest], "", "block", True
         return True
@@ -237,14 +239,16 @@ class ToolSieve:
         for name, arguments in calls:
             if self.calls and not self.request.parallel:
                 return  # parallel_tool_calls: false keeps the first call only
-            self._gap = ""
+            self._gap = []
             index, call_id = len(self.calls), new_call_id()
             text = json.dumps(arguments, ensure_ascii=False)
             self.calls.append(ToolCallDelta(index, call_id, name, text))
             out += [ToolCallDelta(index, call_id, name, ""), ToolCallDelta(index, arguments=text)]
 
-    def _not_a_call(self, out: list, why: str | None) -> bool:
-        """The held text is no block: send its first line's start on as text and read on from there."""
+    def _not_a_call(self, out: list, why: str | None, failed_at: int | None) -> bool:
+        """The held text is no block: send on as text what was read as one (all of it when the answer ended
+        inside it; a block that never closed is text), and read on from there. Releasing the whole part
+        read, not its first character, keeps the work linear: no later line of it is read as a block again."""
         if why:
             log.info("request %s: tool-call markup answered as text: %s", self.label, why)
         self._buf = self._prefix + "".join(self._held) + "".join(self._incoming)
@@ -252,30 +256,41 @@ class ToolSieve:
         if self._extra:  # after calls were made, a broken block is dropped like any trailing text
             self._buf, self._state = "", "done"
             return False
+        if failed_at is None:
+            return self._release(out, len(self._buf), "code" if self._fence else "text")
         if self._fence:
             return self._release(out, len(self._prefix), "code")
-        return self._release(out, 1, "text")
+        return self._release(out, len(self._prefix) + max(1, failed_at), "text")
 
     def _release(self, out: list, upto: int, state: str) -> bool:
         """Send the first `upto` characters of the buffer as text, then read on in `state`."""
         if self._extra:
             self._buf, self._state = "", "done"
             return False
-        self._held, self._reader, self._block = [], None, ""
+        self._drop_reader()
+        self._held, self._block = [], ""
         self._send(out, upto)
         self._state = state
         return True
+
+    def _drop_reader(self) -> None:
+        """Forget the held block's reader, counting its work."""
+        if self._reader is not None:
+            self._scanned += self._reader.scanned
+        self._reader = None
 
     def _send(self, out: list, upto: int) -> None:
         """Send the first `upto` characters of the buffer on as content."""
         if upto <= 0:
             return
-        text, self._buf = self._gap + self._buf[:upto], self._buf[upto:]
+        text, self._buf = self._buf[:upto], self._buf[upto:]
         line = text.rsplit("\n", 1)
         self._line_start = (not line[-1].strip(" \t")) and (len(line) > 1 or self._line_start)
         # Whitespace waits for what follows: before a call block it is the markup's, not the answer's.
         sent = text.rstrip()
-        self._gap = text[len(sent):]
         if sent:
             self._answer_start = False
-            out.append(Text(content=sent))
+            out.append(Text(content="".join(self._gap) + sent))
+            self._gap = []
+        if len(sent) < len(text):
+            self._gap.append(text[len(sent):])
