@@ -65,6 +65,8 @@ def _read(tool, at: str, namespace: str | None, found: list) -> bool:
     if not isinstance(tool, dict):
         raise BadRequest(f"Invalid '{at}': a tool must be an object.", param=at)
     kind = tool.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise BadRequest(f"Invalid '{at}.type': a tool needs a 'type'.", param=f"{at}.type")
     if kind == "namespace":
         inner = tool.get("tools")
         if inner is not None and not isinstance(inner, list):

@@ -140,3 +140,42 @@ def test_drifted_dsml_reaches_the_openai_sdk_as_calls_streamed(wsgi_http, web, c
         arguments[p.index] = arguments.get(p.index, "") + (p.function.arguments or "")
     assert list(zip(names, [json.loads(arguments[i]) for i in sorted(arguments)])) == case.calls
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == case.before
+
+
+_CHAT = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
+_FUNCTION = [{"type": "function", "function": {"name": "f"}}]
+_MALFORMED_TOOLS = [
+    ("/v1/chat/completions", {**_CHAT, "tools": _FUNCTION, "tool_choice": {"function": 5}}, "tool_choice"),
+    ("/v1/chat/completions", {**_CHAT, "tools": _FUNCTION, "tool_choice": {"type": "function", "function": "f"}},
+     "tool_choice"),
+    ("/v1/chat/completions", {**_CHAT, "functions": [{"name": "f"}], "function_call": {"name": 5}}, "tool_choice"),
+    ("/v1/chat/completions", {**_CHAT, "functions": 5}, "functions"),
+    ("/v1/chat/completions", {**_CHAT, "tools": [{"type": 5, "function": {"name": "f"}}]}, "tools[0].type"),
+    ("/v1/chat/completions", {**_CHAT, "tools": [{"type": None, "function": {"name": "f"}}]}, "tools[0].type"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+                       "tool_choice": {"type": "function"}}, "tool_choice"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+                       "tool_choice": {"type": "function", "name": 5}}, "tool_choice"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+                       "tool_choice": {"function": 5}}, "tool_choice"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": 5}]}, "tools[0].type"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": None}]}, "tools[0].type"),
+]
+
+
+@pytest.mark.parametrize("path,body,param", _MALFORMED_TOOLS)
+def test_malformed_tools_or_tool_choice_are_a_400_naming_the_field(client, web, path, body, param):
+    web.account("webtok", text=["Hello."])
+    response = client.post(path, json=body, headers={"Authorization": "Bearer webtok"})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"]["param"] == param
+
+
+@pytest.mark.parametrize("choice", [{"type": "tool", "name": 5}, {"type": "tool"}, "x", 5])
+def test_a_malformed_anthropic_tool_choice_is_a_400_in_its_dialect(client, web, choice):
+    web.account("webtok", text=["Hello."])
+    response = client.post("/v1/messages", json={
+        "model": "claude-sonnet-4", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"name": "f", "input_schema": {}}], "tool_choice": choice}, headers={"Authorization": "Bearer webtok"})
+    assert response.status_code == 400 and response.json["error"]["type"] == "invalid_request_error"
+    assert "tool_choice" in response.json["error"]["message"]
