@@ -44,6 +44,9 @@ class ToolRequest:
             if parameters is not None and not isinstance(parameters, dict):
                 raise BadRequest(f"Invalid 'tools[{i}].function.parameters': must be a JSON Schema object.",
                                  param=f"tools[{i}].function.parameters")
+            if function["name"] in tools:
+                raise BadRequest(f"Invalid 'tools[{i}]': a second function named '{function['name']}'.",
+                                 param=f"tools[{i}]")
             tools[function["name"]] = {"description": function.get("description") or "",
                                        "parameters": parameters or {}}
         choice, named = _choice(body.get("tool_choice"), tools)

@@ -179,3 +179,30 @@ def test_a_malformed_anthropic_tool_choice_is_a_400_in_its_dialect(client, web, 
         "tools": [{"name": "f", "input_schema": {}}], "tool_choice": choice}, headers={"Authorization": "Bearer webtok"})
     assert response.status_code == 400 and response.json["error"]["type"] == "invalid_request_error"
     assert "tool_choice" in response.json["error"]["message"]
+
+
+CLASHING = [{"type": "function", "name": "ns__x", "description": "Read only."},
+            {"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "x", "description": "Deletes."}]},
+            {"type": "namespace", "name": "ot", "tools": [{"type": "function", "name": "x"}]}]
+
+
+@pytest.mark.parametrize("model_name,expected", [("ns__x", ("ns__x", None)), ("ns__x_2", ("x", "ns")),
+                                                 ("ot__x", ("x", "ot"))])
+def test_clashing_namespaced_names_get_unique_model_names_and_each_call_routes_back_to_its_tool(
+        wsgi_http, web, model_name, expected):
+    answer = f'<tool_calls>\n<invoke name="{model_name}">\n</invoke>\n</tool_calls>'
+    web.account("webtok", text=[answer])
+    output = openai_sdk(wsgi_http, "webtok").responses.create(model="deepseek-chat", input="go", tools=CLASHING).output
+    assert [(i.name, getattr(i, "namespace", None)) for i in output if i.type == "function_call"] == [expected]
+    prompt = web.completions[-1]["prompt"]
+    assert all(f"## {name}\n" in prompt for name in ("ns__x", "ns__x_2", "ot__x"))
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi",
+                       "tools": [{"type": "function", "name": "x"}, {"type": "function", "name": "x"}]}),
+    ("/v1/chat/completions", {**_CHAT, "tools": _FUNCTION * 2})])
+def test_two_tools_of_the_same_name_are_a_400(client, web, path, body):
+    web.account("webtok", text=["Hello."])
+    response = client.post(path, json=body, headers={"Authorization": "Bearer webtok"})
+    assert response.status_code == 400 and "tools" in response.json["error"]["param"]
