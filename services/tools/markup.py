@@ -9,7 +9,7 @@ import regex
 
 from services.tools.dsml import BLOCK_OPEN, JSON_OPEN, TAG_MAX, BlockReader, MarkupError, ParsedCall
 
-__all__ = ["MarkupError", "ParsedCall", "Fence", "opening", "fence_at", "fence_opening", "parse_block", "render_calls"]
+__all__ = ["MarkupError", "ParsedCall", "Fence", "Pre", "opening", "fence_at", "fence_opening", "pre_opening", "parse_block", "render_calls"]
 
 _OPENING = regex.compile(rf"(?P<tag>{BLOCK_OPEN})|(?P<json>{JSON_OPEN})")
 _BODY = regex.compile(rf"\s*(?:(?P<tag>{BLOCK_OPEN})|(?P<json>{JSON_OPEN}))")
@@ -61,6 +61,28 @@ def fence_at(text: str, pos: int):
         # A fence line longer than a tag is still a fence: its code begins where the line has gone so far.
         return -1 if len(text) - pos < TAG_MAX else Fence(mark.group(), mark.end() - pos)
     return Fence(mark.group(), info.end() - pos)
+
+
+class Pre:
+    """An HTML <pre> element begun at a line's start: code until the line that closes it."""
+
+    _CLOSING = regex.compile(r"[^\n]*</pre\s*>[^\n]*\n", regex.IGNORECASE)
+    length = 0   # the opening line is the element's own: it may close it too
+
+    def closing(self) -> regex.Pattern:
+        """A line holding the element's end tag."""
+        return self._CLOSING
+
+
+_PRE = regex.compile(r"<pre[\s>]", regex.IGNORECASE)
+
+
+def pre_opening(text: str, pos: int):
+    """("code", None, Pre) when the line at `pos` begins a <pre> element, -1 while undecided, else None."""
+    match = _PRE.match(text, pos, partial=True)
+    if match is None:
+        return None
+    return -1 if match.partial else ("code", None, Pre())
 
 
 def fence_opening(text: str, pos: int):

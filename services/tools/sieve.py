@@ -13,7 +13,7 @@ import logging
 
 from services.events import HeldContent, Text, ToolCallDelta
 from services.tools.dsml import TAG_MAX, BlockReader, ParsedCall
-from services.tools.markup import Fence, JsonReader, MarkupError, fence_opening, opening
+from services.tools.markup import Fence, JsonReader, MarkupError, fence_opening, opening, pre_opening
 from services.tools.request import ToolRequest, new_call_id
 from services.tools.schema import ArgumentsError, coerce_arguments
 
@@ -30,6 +30,7 @@ class ToolSieve:
         self._buf = ""              # text not yet sent on (outside a held block)
         self._state = "text"
         self._line_start = True     # only spaces or tabs were sent since the last line break
+        self._indent = 0            # how many columns of them
         self._answer_start = True   # only whitespace was sent so far (where a JSON object may stand)
         self._prefix = ""           # the fence line before a held block, if fenced
         self._held: list[str] = []  # the held block's pieces as read so far
@@ -76,9 +77,12 @@ class ToolSieve:
         self._scanned += len(buf)
         while pos < len(buf):
             if line_start:
+                indent = self._indent if pos == 0 else 0
+                begin = pos
                 while pos < len(buf) and buf[pos] in " \t":
                     pos += 1
-                status = self._opening(buf, pos) if pos < len(buf) else None
+                indent += _width(buf[begin:pos])
+                status = self._opening(buf, pos, indent) if pos < len(buf) else None
                 if status == -1 and not final:
                     self._send(out, pos)   # a line that may open a block: hold it
                     return False
@@ -90,12 +94,15 @@ class ToolSieve:
         self._send(out, len(buf))
         return False
 
-    def _opening(self, buf: str, pos: int):
-        """What the line starting at `pos` opens: a block ("block", kind), a fence, -1 or None."""
+    def _opening(self, buf: str, pos: int, indent: int):
+        """What the line starting at `pos` (after `indent` columns of whitespace) opens: a block ("block",
+        kind), a fence or <pre> of code ("code", ...), -1 or None."""
         char = buf[pos]
         if char in "`~":
             return fence_opening(buf, pos)
-        if char in "<{":
+        if char == "<" and (pre := pre_opening(buf, pos)) is not None:
+            return pre
+        if char in "<{" and indent < 4:   # four columns in: an indented code block, shown not called
             kind = opening(buf, pos, json_too=self._answer_start and not self.calls)
             return kind if kind in (None, -1) else ("block", kind)
         return None
@@ -286,6 +293,8 @@ class ToolSieve:
         text, self._buf = self._buf[:upto], self._buf[upto:]
         line = text.rsplit("\n", 1)
         self._line_start = (not line[-1].strip(" \t")) and (len(line) > 1 or self._line_start)
+        if self._line_start:
+            self._indent = (0 if len(line) > 1 else self._indent) + _width(line[-1])
         # Whitespace waits for what follows: before a call block it is the markup's, not the answer's.
         sent = text.rstrip()
         if sent:
@@ -294,3 +303,8 @@ class ToolSieve:
             self._gap = []
         if len(sent) < len(text):
             self._gap.append(text[len(sent):])
+
+
+def _width(space: str) -> int:
+    """Columns of leading spaces and tabs (a tab counts as four, as for an indented code block)."""
+    return len(space) + 3 * space.count("\t")

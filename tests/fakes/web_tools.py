@@ -104,6 +104,11 @@ NOT_CALLS = {
     "fence_not_closed_by_backticks_then_text": "```text\nfoo\n``` not a close\n" + tag_block(ONE_CALL) +
                                                "\n```\nThat was documentation.",
     "fence_of_four_not_closed_by_three": "````\n```\n" + tag_block(ONE_CALL) + "\n```\nnot a close\n````\nEnd.",
+    # Code that is not fenced: an indented code block and an HTML <pre> element.
+    "indented_code_block": "Example:\n\n" + "\n".join("    " + line for line in tag_block(ONE_CALL).split("\n")) +
+                           "\n\nDo not run it.",
+    "indented_code_block_with_a_tab": "Example:\n\n" + "\n".join("\t" + line for line in tag_block(ONE_CALL).split("\n")),
+    "html_pre": "<pre>\n" + tag_block(ONE_CALL) + "\n</pre>\nThat is the syntax.",
 }
 FENCES = [name for name in NOT_CALLS if name.startswith("fence_")]
 
