@@ -65,7 +65,7 @@ class BlockReader:
     def __init__(self):
         self.calls: list[ParsedCall] = []
         self.done, self.end, self.scanned, self.failed_at = False, 0, 0, 0
-        self._gap = ""                         # whitespace after "]]>", the value's own if more of it follows
+        self._gap: list[str] = []              # whitespace after "]]>", the value's own if more of it follows
         self._pending, self._taken = "", 0     # unread text, and how many characters came before it
         self._state = "open"
         self._name, self._values, self._parameter, self._attributes = "", {}, "", {}
@@ -182,11 +182,11 @@ class BlockReader:
         """After "]]>": the parameter's closing tag, another CDATA section, or "]]>" that was the value's own."""
         start = _skip_space(buf, pos)
         if start > pos:   # kept aside once: the value's own if "]]>" turns out to be part of it
-            self._gap += buf[pos:start]
+            self._gap.append(buf[pos:start])
             return start
         if start == len(buf) or (CDATA_OPEN.startswith(buf[start:start + 9]) and len(buf) - start < 9):
             return None
-        gap, self._gap = self._gap, ""
+        gap, self._gap = self._gap, []
         if buf.startswith(CDATA_OPEN, start):
             self._state = "cdata"
             return start + len(CDATA_OPEN)
@@ -197,7 +197,7 @@ class BlockReader:
         if tag and tag.group("close") and tag.group("name") == "parameter":
             self._store(Verbatim("".join(self._parts)))
             return tag.end()
-        self._parts += [CDATA_CLOSE, gap]   # the value itself held "]]>": read on
+        self._parts += [CDATA_CLOSE, *gap]   # the value itself held "]]>": read on
         self._state = "cdata"
         return pos
 
