@@ -108,7 +108,7 @@ class BlockReader:
 
     def _tag(self, buf: str, pos: int, allowed: dict) -> int | None:
         """Skip whitespace, then read one tag among `allowed` ((closing, name) -> next state)."""
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
         if start == len(buf):
             return start   # whitespace between tags: skipped once, never read again
         tag = tag_at(buf, start)
@@ -139,7 +139,7 @@ class BlockReader:
         return end
 
     def _on_invoke(self, buf: str, pos: int) -> int | None:
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
         if start == len(buf):
             return start
         if buf[start] != "<" and not self._values:
@@ -158,7 +158,7 @@ class BlockReader:
         return end
 
     def _on_value(self, buf: str, pos: int) -> int | None:
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
         head = buf[start:start + len(CDATA_OPEN)]
         if CDATA_OPEN.startswith(head) and len(head) < len(CDATA_OPEN) and len(buf) - pos < TAG_MAX:
             return None   # whitespace, or the start of a CDATA section: wait to see which
@@ -180,7 +180,7 @@ class BlockReader:
 
     def _on_cdata_end(self, buf: str, pos: int) -> int | None:
         """After "]]>": the parameter's closing tag, another CDATA section, or "]]>" that was the value's own."""
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
         if start > pos:   # kept aside once: the value's own if "]]>" turns out to be part of it
             self._gap.append(buf[pos:start])
             return start
@@ -241,7 +241,8 @@ class BlockReader:
         self._state = "calls"
 
 
-def _skip_space(buf: str, pos: int) -> int:
+def skip_space(buf: str, pos: int) -> int:
+    """The first position at or after `pos` that is not whitespace."""
     while pos < len(buf) and buf[pos].isspace():
         pos += 1
     return pos

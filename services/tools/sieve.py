@@ -12,7 +12,7 @@ import json
 import logging
 
 from services.events import HeldContent, Text, ToolCallDelta
-from services.tools.dsml import TAG_MAX, BlockReader, ParsedCall
+from services.tools.dsml import TAG_MAX, BlockReader, ParsedCall, skip_space
 from services.tools.markup import Fence, JsonReader, MarkupError, fence_opening, opening, pre_opening
 from services.tools.request import ToolRequest, new_call_id
 from services.tools.schema import ArgumentsError, coerce_arguments
@@ -41,6 +41,7 @@ class ToolSieve:
         self._extra = False         # the held block follows calls already made
         self._gap: list[str] = []   # trailing whitespace of the text sent so far: dropped if calls follow
         self._scanned = 0           # characters looked at outside held blocks (the work, for tests)
+        self._blank = [0, 0]        # after a closed block: how far its tail is known blank (before, after a fence)
 
     @property
     def scanned(self) -> int:
@@ -132,7 +133,7 @@ class ToolSieve:
         if not reader.done:
             return self._not_a_call(out, "the block is incomplete", None) if final else False
         held = "".join(self._held)
-        self._block = self._prefix + held[:len(held) - len(reader.rest)]
+        self._block, self._blank = self._prefix + held[:len(held) - len(reader.rest)], [0, 0]
         self._buf, self._incoming = reader.rest + "".join(self._incoming), []
         if self._fence:
             self._state = "fence_tail"
@@ -150,12 +151,16 @@ class ToolSieve:
 
     def _on_fence_tail(self, out: list, final: bool) -> bool:
         tail, char = self._buf, self._fence.mark[0]
-        closed = self._fence.closing_after_block().match(tail)
+        # Whitespace before the closing marker and after it is looked at once, however it trickles in.
+        start = self._blank[0] = skip_space(tail, self._blank[0])
+        closed = self._fence.closing_after_block().match(tail, start)
         self._buf = self._block + tail
-        if closed and tail[closed.end():].strip():
+        if closed and skip_space(tail, max(closed.end(), self._blank[1])) < len(tail):
             # Text after the fence: the block was shown, not called.
             return self._release(out, len(self._block) + closed.end(), "text")
-        if not closed and tail.lstrip().strip(char + " \t\r"):
+        if closed:
+            self._blank[1] = len(tail)
+        if not closed and tail[start:].strip(char + " \t\r"):
             return self._release(out, len(self._block), "code")   # the fence holds more than the block: code
         self._buf = tail
         if not final:
@@ -169,7 +174,8 @@ class ToolSieve:
         return False
 
     def _on_json_tail(self, out: list, final: bool) -> bool:
-        if self._buf.strip():   # text after the object: it was an example, not the answer
+        self._blank[0] = skip_space(self._buf, self._blank[0])
+        if self._blank[0] < len(self._buf):   # text after the object: it was an example, not the answer
             self._buf = self._block + self._buf
             return self._release(out, len(self._block), "text")
         if not final:
@@ -308,3 +314,4 @@ class ToolSieve:
 def _width(space: str) -> int:
     """Columns of leading spaces and tabs (a tab counts as four, as for an indented code block)."""
     return len(space) + 3 * space.count("\t")
+

@@ -94,3 +94,13 @@ def test_whitespace_alone_in_small_pieces_is_read_once_and_kept():
     content, calls, sieve = sifted(text, 4)
     assert (content, calls) == (text, [])
     assert sieve.scanned < 4 * len(text)
+
+
+def test_whitespace_trickling_after_a_fenced_block_or_a_json_object_keeps_the_call():
+    fenced = "```xml\n" + BLOCK_HEAD + '<parameter name="command">ls</parameter>\n</invoke>\n</tool_calls>' + \
+             " \n" * 20000 + "```" + " \n" * 20000
+    whole = '{"tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]}' + " \n" * 20000
+    for text in (fenced, whole):
+        assert sifted(text, 4)[:2] == ("", [("bash", {"command": "ls"})])
+    # Text after the fence, however far, makes it an example.
+    assert sifted(fenced + "That is the syntax.", 4)[:2] == (fenced + "That is the syntax.", [])
