@@ -1,7 +1,8 @@
 """Large tool-call arguments: `python -m bench.sieve_scale`.
 
 1. The streaming sieve alone, fed a write_file call whose CDATA content is 1, 2, 4 and 8 MB, in 64-character
-   pieces: seconds per MB (constant when the work is linear).
+   pieces and in 4-character ones: seconds per MB (constant when the work is linear); and 1 MB of hostile
+   shapes in 4-character pieces (whitespace inside a block, lines each opening a block that never closes).
 2. freeseek under gunicorn with one gevent worker, on the fake web chat, streaming a call with a 4 MB
    argument (in 1 KB pieces), while `GET /ping` is asked on the same worker again and again: the slowest
    and the 99th-percentile answer.
@@ -32,22 +33,48 @@ def big_answer(size: int) -> str:
             f"<parameter name=\"content\"><![CDATA[{content}]]></parameter>\n</invoke>\n</tool_calls>")
 
 
-def sieve_alone(sizes=(1, 2, 4, 8), piece: int = 64) -> list[dict]:
-    """Seconds (and seconds per MB) the sieve takes over a call of each size, fed in small pieces."""
+def sift(text: str, piece: int):
+    """The sieve fed `text` in pieces of `piece` characters: the sieve and the seconds it took."""
     from services.tools.request import ToolRequest
     from services.tools.sieve import ToolSieve
+    sieve = ToolSieve(ToolRequest.from_body({"tools": [WRITE]}))
+    started = time.perf_counter()
+    for i in range(0, len(text), piece):
+        sieve.feed(text[i:i + piece])
+    sieve.flush()
+    return sieve, time.perf_counter() - started
+
+
+def sieve_alone(sizes=(1, 2, 4, 8), piece: int = 64) -> list[dict]:
+    """Seconds (and seconds per MB) the sieve takes over a call of each size, fed in small pieces."""
     rows = []
     for mb in sizes:
         text = big_answer(mb * MB)
-        sieve = ToolSieve(ToolRequest.from_body({"tools": [WRITE]}))
-        started = time.perf_counter()
-        for i in range(0, len(text), piece):
-            sieve.feed(text[i:i + piece])
-        sieve.flush()
-        seconds = time.perf_counter() - started
+        sieve, seconds = sift(text, piece)
         assert len(sieve.calls) == 1 and len(json.loads(sieve.calls[0].arguments)["content"]) == mb * MB
-        rows.append({"mb": mb, "seconds": seconds, "seconds_per_mb": seconds / mb, "scanned_per_char":
-                     sieve.scanned / len(text)})
+        rows.append({"mb": mb, "piece": piece, "seconds": seconds, "seconds_per_mb": seconds / mb,
+                     "scanned_per_char": sieve.scanned / len(text)})
+    return rows
+
+
+HEAD = '<tool_calls>\n<invoke name="write_file">\n'
+HOSTILE = {
+    "whitespace between tags": lambda n: HEAD + " " * n + '<parameter name="path">a</parameter></invoke></tool_calls>',
+    "whitespace after a CDATA value": lambda n: HEAD + '<parameter name="path"><![CDATA[a]]>' + " " * n +
+                                                "</parameter></invoke></tool_calls>",
+    "lines each opening a block never closed": lambda n: ('<tool_calls><invoke name="write_file">'
+                                                          '<parameter name="path">x\n') * (n // 64),
+}
+
+
+def hostile_shapes(mb: int = 1, piece: int = 4) -> list[dict]:
+    """Seconds the sieve takes over `mb` MB of each hostile shape, in tiny pieces."""
+    rows = []
+    for name, shape in HOSTILE.items():
+        text = shape(mb * MB)
+        sieve, seconds = sift(text, piece)
+        rows.append({"shape": name, "mb": len(text) / MB, "piece": piece, "seconds": seconds,
+                     "scanned_per_char": sieve.scanned / len(text)})
     return rows
 
 
@@ -92,7 +119,9 @@ def ping_during_large_call(mb: int = 4, piece: int = 1024) -> dict:
 
 def run(quick: bool = False) -> dict:
     """Both measurements (smaller in a quick run), for the report."""
-    return {"sieve": sieve_alone((1, 2) if quick else (1, 2, 4, 8)), "ping": ping_during_large_call(1 if quick else 4)}
+    sizes = (1, 2) if quick else (1, 2, 4, 8)
+    return {"sieve": sieve_alone(sizes) + sieve_alone(sizes, piece=4), "hostile": hostile_shapes(),
+            "ping": ping_during_large_call(1 if quick else 4)}
 
 
 def lines(large: dict | None) -> list[str]:
@@ -102,10 +131,15 @@ def lines(large: dict | None) -> list[str]:
     ping = large["ping"]
     out = ["", "### Large arguments", "",
            "The streaming sieve alone, fed a `write_file` call whose CDATA content (code with `<`, `>`, quotes and "
-           "backslashes) is this large, in 64-character pieces (`python -m bench.sieve_scale`):", "",
-           "| argument | seconds | seconds per MB | characters looked at per character |", "|---|---|---|---|"]
-    out += [f"| {r['mb']} MB | {r['seconds']:.2f} | {r['seconds_per_mb']:.2f} | {r['scanned_per_char']:.2f} |"
-            for r in large["sieve"]]
+           "backslashes) is this large, in 64-character pieces and in 4-character ones (most of the time then "
+           "goes to the per-piece call, not to reading) (`python -m bench.sieve_scale`):", "",
+           "| argument | piece | seconds | seconds per MB | characters looked at per character |",
+           "|---|---|---|---|---|"]
+    out += [f"| {r['mb']} MB | {r['piece']} | {r['seconds']:.2f} | {r['seconds_per_mb']:.2f} | "
+            f"{r['scanned_per_char']:.2f} |" for r in large["sieve"]]
+    out += ["", "Hostile shapes, 1 MB each in 4-character pieces:", "",
+            "| shape | seconds | characters looked at per character |", "|---|---|---|"]
+    out += [f"| {r['shape']} | {r['seconds']:.2f} | {r['scanned_per_char']:.2f} |" for r in large.get("hostile", [])]
     out += ["", f"Through freeseek under gunicorn with one gevent worker, on the fake web chat: a {ping['mb']} MB "
             f"argument in 1 KB pieces, answered whole in {ping['call_seconds']:.1f} s (most of it counting the "
             f"answer's tokens; arguments exact: {ping['exact']}), while `GET /ping` was asked {ping['pings']} times "

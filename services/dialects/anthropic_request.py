@@ -205,6 +205,8 @@ def _tool(tool: dict, where: str) -> dict | None:
     """A client tool in OpenAI's function form; Anthropic's server tools (typed) are not ours to run."""
     if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
         raise BadRequest(f"Invalid '{where}': a tool needs a 'name'.", param=where)
+    if tool.get("type") is not None and not isinstance(tool["type"], str):
+        raise BadRequest(f"Invalid '{where}.type': must be a string.", param=where)
     if tool.get("type") not in (None, "custom"):
         return None
     schema = tool.get("input_schema")

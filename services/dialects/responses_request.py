@@ -72,9 +72,14 @@ def to_call(body: dict, history: list[dict]) -> tuple[ChatCall, list[dict]]:
 
 def _tool_choice(choice, tools: ResponsesTools):
     """A Responses `tool_choice` in chat's terms (None for a built-in tool's)."""
-    if choice in ("auto", "none", "required"):
+    if choice is None or choice in ("auto", "none", "required"):
         return choice
-    if isinstance(choice, dict) and choice.get("type") in ("function", "custom") and isinstance(choice.get("name"), str):
+    if not isinstance(choice, dict) or not isinstance(choice.get("type"), str):
+        raise BadRequest("Invalid 'tool_choice': use \"auto\", \"none\", \"required\" or an object with a "
+                         "'type'.", param="tool_choice")
+    if choice["type"] in ("function", "custom"):
+        if not isinstance(choice.get("name"), str) or not choice["name"]:
+            raise BadRequest(f"Invalid 'tool_choice': a {choice['type']} choice needs a 'name'.", param="tool_choice")
         return {"type": "function", "function": {"name": tools.model_name(choice["name"], choice.get("namespace"))}}
     return None   # a choice of a built-in tool: ours are only functions
 

@@ -2,8 +2,9 @@
 
 Codex sends `function` tools, `namespace` tools (functions grouped under a name), `custom` (freeform) tools
 such as apply_patch, and built-in ones such as `web_search`. The model sees functions only: a namespaced
-function keeps its own name (or `namespace__name` when two namespaces share one), a custom tool is a
-function of one string parameter `input`; web search becomes the chat call's `web_search_options`.
+function keeps its own name (or `namespace__name`, numbered if even that is taken, when another tool has
+it: model-facing names are unique, so a call routes back to exactly one tool), a custom tool is a function
+of one string parameter `input`; web search becomes the chat call's `web_search_options`.
 """
 
 from __future__ import annotations
@@ -49,15 +50,37 @@ def read_tools(tools: list) -> ResponsesTools:
     web_search = False
     for i, tool in enumerate(tools):
         web_search |= _read(tool, f"tools[{i}]", None, found)
-    counts: dict[str, int] = {}
-    for tool, _ in found:
+    names = _model_names([tool for tool, _ in found])
+    functions = [{"type": "function", "function": {**function, "name": name}}
+                 for name, (_, function) in zip(names, found)]
+    return ResponsesTools(functions, dict(zip(names, (tool for tool, _ in found))), web_search)
+
+
+def _model_names(tools: list[OfferedTool]) -> list[str]:
+    """One model-facing name per tool, unique by construction (a call must route back to exactly one tool):
+    top-level tools keep theirs; a namespaced one keeps its own unless another tool has it, then becomes
+    `namespace__name`, with a number after it should even that be taken."""
+    seen, counts = set(), {}
+    for tool in tools:
+        if (tool.name, tool.namespace) in seen:
+            where = f"namespace '{tool.namespace}'" if tool.namespace else "the request"
+            raise BadRequest(f"Invalid 'tools': two tools named '{tool.name}' in {where}.", param="tools")
+        seen.add((tool.name, tool.namespace))
         counts[tool.name] = counts.get(tool.name, 0) + 1
-    functions, offered = [], {}
-    for tool, function in found:
-        name = tool.name if counts[tool.name] == 1 or not tool.namespace else f"{tool.namespace}__{tool.name}"
-        offered[name] = tool
-        functions.append({"type": "function", "function": {**function, "name": name}})
-    return ResponsesTools(functions, offered, web_search)
+    taken = {tool.name for tool in tools if not tool.namespace}
+    names = []
+    for tool in tools:
+        name = tool.name
+        if tool.namespace and (counts[name] > 1 or name in taken):
+            name = base = f"{tool.namespace}__{tool.name}"
+            number = 1
+            while name in taken:
+                number += 1
+                name = f"{base}_{number}"
+        if tool.namespace:
+            taken.add(name)
+        names.append(name)
+    return names
 
 
 def _read(tool, at: str, namespace: str | None, found: list) -> bool:
@@ -65,6 +88,8 @@ def _read(tool, at: str, namespace: str | None, found: list) -> bool:
     if not isinstance(tool, dict):
         raise BadRequest(f"Invalid '{at}': a tool must be an object.", param=at)
     kind = tool.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise BadRequest(f"Invalid '{at}.type': a tool needs a 'type'.", param=f"{at}.type")
     if kind == "namespace":
         inner = tool.get("tools")
         if inner is not None and not isinstance(inner, list):

@@ -57,13 +57,15 @@ def tag_at(text: str, pos: int):
 class BlockReader:
     """Read one <tool_calls> block piece by piece; each character is looked at a bounded number of times.
 
-    `feed` raises MarkupError as soon as the text cannot be a block; `done` is set at its closing tag,
-    `end` is how many characters the block took and `rest` what followed it in the pieces fed.
+    `feed` raises MarkupError as soon as the text cannot be a block (`failed_at` then says how many characters
+    were read as a block before that); `done` is set at its closing tag, `end` is how many characters the
+    block took and `rest` what followed it in the pieces fed.
     """
 
     def __init__(self):
         self.calls: list[ParsedCall] = []
-        self.done, self.end, self.scanned = False, 0, 0
+        self.done, self.end, self.scanned, self.failed_at = False, 0, 0, 0
+        self._gap: list[str] = []              # whitespace after "]]>", the value's own if more of it follows
         self._pending, self._taken = "", 0     # unread text, and how many characters came before it
         self._state = "open"
         self._name, self._values, self._parameter, self._attributes = "", {}, "", {}
@@ -83,8 +85,12 @@ class BlockReader:
         self.scanned += len(buf)
         pos = 0
         while not self.done:
-            step = getattr(self, "_on_" + self._state)(buf, pos)
-            if step is None:
+            try:
+                step = getattr(self, "_on_" + self._state)(buf, pos)
+            except MarkupError:
+                self.failed_at = self._taken + pos
+                raise
+            if step is None or step == pos == len(buf):
                 break
             pos = step
         self._taken += pos
@@ -102,12 +108,12 @@ class BlockReader:
 
     def _tag(self, buf: str, pos: int, allowed: dict) -> int | None:
         """Skip whitespace, then read one tag among `allowed` ((closing, name) -> next state)."""
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
         if start == len(buf):
-            return None
+            return start   # whitespace between tags: skipped once, never read again
         tag = tag_at(buf, start)
         if tag == "partial":
-            return None
+            return start if start > pos else None
         key = (bool(tag.group("close")), _kind(tag.group("name"))) if tag else None
         if key not in allowed:
             raise MarkupError(f"unexpected text in a block where {' or '.join(_say(k) for k in allowed)} belongs")
@@ -133,9 +139,9 @@ class BlockReader:
         return end
 
     def _on_invoke(self, buf: str, pos: int) -> int | None:
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
         if start == len(buf):
-            return None
+            return start
         if buf[start] != "<" and not self._values:
             self._parts, self._state = [], "json_body"   # a JSON object as the call's whole body
             return start
@@ -152,7 +158,7 @@ class BlockReader:
         return end
 
     def _on_value(self, buf: str, pos: int) -> int | None:
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
         head = buf[start:start + len(CDATA_OPEN)]
         if CDATA_OPEN.startswith(head) and len(head) < len(CDATA_OPEN) and len(buf) - pos < TAG_MAX:
             return None   # whitespace, or the start of a CDATA section: wait to see which
@@ -174,19 +180,24 @@ class BlockReader:
 
     def _on_cdata_end(self, buf: str, pos: int) -> int | None:
         """After "]]>": the parameter's closing tag, another CDATA section, or "]]>" that was the value's own."""
-        start = _skip_space(buf, pos)
+        start = skip_space(buf, pos)
+        if start > pos:   # kept aside once: the value's own if "]]>" turns out to be part of it
+            self._gap.append(buf[pos:start])
+            return start
         if start == len(buf) or (CDATA_OPEN.startswith(buf[start:start + 9]) and len(buf) - start < 9):
             return None
+        gap, self._gap = self._gap, []
         if buf.startswith(CDATA_OPEN, start):
             self._state = "cdata"
             return start + len(CDATA_OPEN)
         tag = tag_at(buf, start)
         if tag == "partial":
+            self._gap = gap
             return None
         if tag and tag.group("close") and tag.group("name") == "parameter":
             self._store(Verbatim("".join(self._parts)))
             return tag.end()
-        self._parts.append(CDATA_CLOSE)   # the value itself held "]]>": read on
+        self._parts += [CDATA_CLOSE, *gap]   # the value itself held "]]>": read on
         self._state = "cdata"
         return pos
 
@@ -230,7 +241,8 @@ class BlockReader:
         self._state = "calls"
 
 
-def _skip_space(buf: str, pos: int) -> int:
+def skip_space(buf: str, pos: int) -> int:
+    """The first position at or after `pos` that is not whitespace."""
     while pos < len(buf) and buf[pos].isspace():
         pos += 1
     return pos

@@ -18,7 +18,7 @@ from services.store.memory import MemoryStore
 from services.tools.history import plain_messages, with_block
 from services.tools.prompt import tool_block
 from services.tools.sieve import ToolSieve
-from services.tools.stops import StoppedStream, stop_sequences
+from services.tools.stops import StoppedStream, WrappedStream, stop_sequences
 
 MEMORY_LIMIT = 10000   # call ids and sessions remembered per worker when nothing is shared
 PAUSE_AFTER = 0.01      # seconds of reading a fast upstream before a pause for the worker's other streams
@@ -76,12 +76,12 @@ class ToolEmulation:
         """Open the upstream answer on the plain prompt, read back through the sieve."""
         prepared = self.prepare(call)
         stream = self.inner.open(prepared, token)
+        if call.tools.active:
+            stream = EmulatedStream(stream, call, self.memory, _digest(tool_block(call.tools)))
         stops = stop_sequences(call.body.get("stop"))
-        if stops:   # the web chat has no stop sequences: the text is cut here, before the sieve reads it
-            stream = StoppedStream(stream, stops)
-        if not call.tools.active:
-            return stream
-        return EmulatedStream(stream, call, self.memory, _digest(tool_block(call.tools)))
+        # The web chat has no stop sequences: the text is cut here, after the sieve, so that they apply to
+        # the answer's text only and a call whose arguments hold one stays whole.
+        return StoppedStream(stream, stops) if stops else stream
 
     def prepare(self, call: ChatCall) -> ChatCall:
         """The call without tool fields: tool history as text, the tool block where the upstream needs it."""
@@ -101,24 +101,12 @@ class ToolEmulation:
         return replace(call, body=body)
 
 
-class EmulatedStream:
+class EmulatedStream(WrappedStream):
     """An upstream answer whose content goes through the sieve; reasoning is never searched for calls."""
 
     def __init__(self, inner, call: ChatCall, memory: Recollection, digest: str):
-        self.inner, self.call, self.memory, self.digest = inner, call, memory, digest
-
-    def abort(self) -> None:
-        """Abort the upstream read (called from another greenlet)."""
-        self.inner.abort()
-
-    def close(self) -> None:
-        """Close the upstream answer."""
-        self.inner.close()
-
-    @property
-    def inline(self) -> bool:
-        """Whether the upstream answer can be read by the request's own greenlet (see OpenAIStream)."""
-        return getattr(self.inner, "inline", False)
+        super().__init__(inner)
+        self.call, self.memory, self.digest = call, memory, digest
 
     def events(self, *idle) -> Iterator:
         """The upstream's events with tool-call markup turned into ToolCallDelta events."""

@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import regex
 
 from services.tools.dsml import BLOCK_OPEN, JSON_OPEN, TAG_MAX, BlockReader, MarkupError, ParsedCall
 
-__all__ = ["MarkupError", "ParsedCall", "opening", "fence_opening", "parse_block", "render_calls"]
+__all__ = ["MarkupError", "ParsedCall", "Fence", "Pre", "opening", "fence_at", "fence_opening", "pre_opening", "parse_block", "render_calls"]
 
 _OPENING = regex.compile(rf"(?P<tag>{BLOCK_OPEN})|(?P<json>{JSON_OPEN})")
-FENCE_LINE = regex.compile(r"```[\w+.-]*[ \t]*\n")
-_FENCED = regex.compile(rf"```[\w+.-]*[ \t]*\n\s*(?:(?P<tag>{BLOCK_OPEN})|(?P<json>{JSON_OPEN}))")
+_BODY = regex.compile(rf"\s*(?:(?P<tag>{BLOCK_OPEN})|(?P<json>{JSON_OPEN}))")
+# A fence as CommonMark has it: 3+ backticks (an info string without backticks) or 3+ tildes (any info string).
+_FENCE_MARK = regex.compile(r"`{3,}|~{3,}")
+_FENCE_INFO = {"`": regex.compile(r"[^`\n]*\n"), "~": regex.compile(r"[^\n]*\n")}
+
+
+@dataclass(frozen=True)
+class Fence:
+    """An opening fence line: its marker (such as "```" or "~~~~") and the line's length with its break."""
+
+    mark: str
+    length: int
+
+    def closing(self) -> regex.Pattern:
+        """A line that closes this fence: the same character, at least as many, nothing after but spaces."""
+        return regex.compile(rf"[ \t]*{regex.escape(self.mark[0])}{{{len(self.mark)},}}[ \t\r]*\n")
+
+    def closing_after_block(self) -> regex.Pattern:
+        """The fence's close right after a block it wraps (the rest of the answer may follow)."""
+        return regex.compile(rf"\s*{regex.escape(self.mark[0])}{{{len(self.mark)},}}[ \t\r]*(?=\n|\Z)")
 
 
 def opening(text: str, pos: int, json_too: bool):
@@ -27,18 +46,59 @@ def opening(text: str, pos: int, json_too: bool):
     return kind if kind == "tag" or json_too else None
 
 
-def fence_opening(text: str, pos: int):
-    """Classify text that begins a line with a backtick: ("fence", kind) for a fence opening a block,
-    ("code", fence line length) for a fence holding something else, -1 while undecided, None otherwise."""
-    match = _FENCED.match(text, pos, partial=True)
-    line = FENCE_LINE.match(text, pos, partial=True)
-    if match is not None and not match.partial:
-        return "fence", "tag" if match.group("tag") else "json"
-    if line is None:
-        return None
-    if (line.partial or match is not None) and len(text) - pos < TAG_MAX:
+def fence_at(text: str, pos: int):
+    """The fence line starting at `pos`: a Fence, -1 while the text may still become one, or None."""
+    mark = _FENCE_MARK.match(text, pos)
+    if mark is None:
+        rest = text[pos:]
+        return -1 if len(rest) < 3 and rest and rest in ("`" * len(rest), "~" * len(rest)) else None
+    if mark.end() == len(text):
         return -1
-    return ("code", line.end() - pos) if not line.partial else None
+    info = _FENCE_INFO[mark.group()[0]].match(text, mark.end(), partial=True)
+    if info is None:
+        return None   # a backtick after the marker: inline code, not a fence
+    if info.partial:
+        # A fence line longer than a tag is still a fence: its code begins where the line has gone so far.
+        return -1 if len(text) - pos < TAG_MAX else Fence(mark.group(), mark.end() - pos)
+    return Fence(mark.group(), info.end() - pos)
+
+
+class Pre:
+    """An HTML <pre> element begun at a line's start: code until the line that closes it."""
+
+    _CLOSING = regex.compile(r"[^\n]*</pre\s*>[^\n]*\n", regex.IGNORECASE)
+    length = 0   # the opening line is the element's own: it may close it too
+
+    def closing(self) -> regex.Pattern:
+        """A line holding the element's end tag."""
+        return self._CLOSING
+
+
+_PRE = regex.compile(r"<pre[\s>]", regex.IGNORECASE)
+
+
+def pre_opening(text: str, pos: int):
+    """("code", None, Pre) when the line at `pos` begins a <pre> element, -1 while undecided, else None."""
+    match = _PRE.match(text, pos, partial=True)
+    if match is None:
+        return None
+    return -1 if match.partial else ("code", None, Pre())
+
+
+def fence_opening(text: str, pos: int):
+    """Classify text that begins a line with a fence character: ("fence", kind, Fence) for a fence opening
+    a block, ("code", None, Fence) for a fence holding something else, -1 while undecided, None otherwise."""
+    fence = fence_at(text, pos)
+    if fence is None or fence == -1:
+        return fence
+    if text[pos + fence.length - 1] != "\n":
+        return "code", None, fence
+    body = _BODY.match(text, pos + fence.length, partial=True)
+    if body is not None and not body.partial:
+        return "fence", "tag" if body.group("tag") else "json", fence
+    if body is not None and len(text) - pos < TAG_MAX:
+        return -1
+    return "code", None, fence
 
 
 class JsonReader:
@@ -91,14 +151,14 @@ class JsonReader:
 def parse_block(text: str) -> list[ParsedCall]:
     """Parse one whole block (optionally alone in a fence) into calls; raise MarkupError when it is not one."""
     body = text.strip()
-    if body.startswith("```"):
-        line = FENCE_LINE.match(body)
-        if not line:
+    fence = fence_at(body, 0) if body[:1] in "`~" else None
+    if fence is not None:
+        if not isinstance(fence, Fence) or body[fence.length - 1] != "\n":
             raise MarkupError("a fence without a line break after it")
-        body = body[line.end():].rstrip()
-        if not body.endswith("```"):
+        body = body[fence.length:].rstrip()
+        if not body.endswith(fence.mark):
             raise MarkupError("a fence that does not close")
-        body = body[:-3].rstrip()
+        body = body[:-len(fence.mark)].rstrip()
     if body.startswith("{"):
         return _parse_json(body)
     reader = BlockReader()

@@ -34,6 +34,8 @@ class ToolRequest:
         if raw is not None and not isinstance(raw, list):
             raise BadRequest("Invalid 'tools': must be an array.", param="tools")
         for i, tool in enumerate(raw or []):
+            if isinstance(tool, dict) and tool.get("type", "function") != "function":
+                raise BadRequest(f"Invalid 'tools[{i}].type': must be \"function\".", param=f"tools[{i}].type")
             function = tool.get("function") if isinstance(tool, dict) else None
             if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
                 raise BadRequest(f"Invalid 'tools[{i}]': expected {{\"type\": \"function\", \"function\": "
@@ -42,6 +44,9 @@ class ToolRequest:
             if parameters is not None and not isinstance(parameters, dict):
                 raise BadRequest(f"Invalid 'tools[{i}].function.parameters': must be a JSON Schema object.",
                                  param=f"tools[{i}].function.parameters")
+            if function["name"] in tools:
+                raise BadRequest(f"Invalid 'tools[{i}]': a second function named '{function['name']}'.",
+                                 param=f"tools[{i}]")
             tools[function["name"]] = {"description": function.get("description") or "",
                                        "parameters": parameters or {}}
         choice, named = _choice(body.get("tool_choice"), tools)
@@ -64,7 +69,8 @@ def _choice(value, tools: dict) -> tuple[str, str | None]:
         return "auto", None
     if value in ("auto", "none", "required"):
         return value, None
-    name = ((value.get("function") or {}).get("name") if isinstance(value, dict) else None)
+    function = value.get("function") if isinstance(value, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str):
         raise BadRequest("Invalid 'tool_choice': use \"auto\", \"none\", \"required\" or "
                          "{\"type\": \"function\", \"function\": {\"name\": ...}}.", param="tool_choice")
@@ -84,6 +90,8 @@ def modernise(body: dict) -> dict:
     if not any(key in body for key in LEGACY_FIELDS) and not any(
             isinstance(m, dict) and (m.get("role") == "function" or m.get("function_call")) for m in messages):
         return body
+    if "functions" in body and not isinstance(body["functions"], list):
+        raise BadRequest("Invalid 'functions': must be an array of functions.", param="functions")
     modern = {k: v for k, v in body.items() if k not in LEGACY_FIELDS}
     if "tools" not in modern and isinstance(body.get("functions"), list):
         modern["tools"] = [{"type": "function", "function": f} for f in body["functions"]]

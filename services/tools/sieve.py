@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 from services.events import HeldContent, Text, ToolCallDelta
-from services.tools.dsml import BlockReader, ParsedCall
-from services.tools.markup import FENCE_LINE, JsonReader, MarkupError, fence_opening, opening
+from services.tools.dsml import TAG_MAX, BlockReader, ParsedCall, skip_space
+from services.tools.markup import Fence, JsonReader, MarkupError, fence_opening, opening, pre_opening
 from services.tools.request import ToolRequest, new_call_id
 from services.tools.schema import ArgumentsError, coerce_arguments
 
 log = logging.getLogger("freeseek")
 
-_FENCE_END = re.compile(r"\s*```")
-_FENCE_END_SOON = re.compile(r"\s*`{0,2}")
-_LINE_CLOSES_FENCE = re.compile(r"[ \t]*`{0,2}")
 
 
 class ToolSieve:
@@ -34,16 +30,18 @@ class ToolSieve:
         self._buf = ""              # text not yet sent on (outside a held block)
         self._state = "text"
         self._line_start = True     # only spaces or tabs were sent since the last line break
+        self._indent = 0            # how many columns of them
         self._answer_start = True   # only whitespace was sent so far (where a JSON object may stand)
         self._prefix = ""           # the fence line before a held block, if fenced
         self._held: list[str] = []  # the held block's pieces as read so far
         self._block = ""            # the held block, whole, once it closed
         self._incoming: list[str] = []   # pieces for the held block not yet read
         self._reader = None         # the BlockReader or JsonReader of the held block
-        self._fence = False         # the held block is wrapped in a fence
+        self._fence: Fence | None = None   # the fence the held block is wrapped in, or the code is in
         self._extra = False         # the held block follows calls already made
-        self._gap = ""              # trailing whitespace of the text sent so far: dropped if calls follow
+        self._gap: list[str] = []   # trailing whitespace of the text sent so far: dropped if calls follow
         self._scanned = 0           # characters looked at outside held blocks (the work, for tests)
+        self._blank = [0, 0]        # after a closed block: how far its tail is known blank (before, after a fence)
 
     @property
     def scanned(self) -> int:
@@ -62,9 +60,9 @@ class ToolSieve:
     def flush(self) -> list:
         """The answer ended: decide about whatever is still held."""
         out = self._run(final=True)
-        if self._gap and not self.calls:
-            out.append(Text(content=self._gap))
-        self._gap = ""
+        if any(self._gap) and not self.calls:
+            out.append(Text(content="".join(self._gap)))
+        self._gap = []
         return out
 
     def _run(self, final: bool) -> list:
@@ -80,9 +78,12 @@ class ToolSieve:
         self._scanned += len(buf)
         while pos < len(buf):
             if line_start:
+                indent = self._indent if pos == 0 else 0
+                begin = pos
                 while pos < len(buf) and buf[pos] in " \t":
                     pos += 1
-                status = self._opening(buf, pos) if pos < len(buf) else None
+                indent += _width(buf[begin:pos])
+                status = self._opening(buf, pos, indent) if pos < len(buf) else None
                 if status == -1 and not final:
                     self._send(out, pos)   # a line that may open a block: hold it
                     return False
@@ -94,24 +95,28 @@ class ToolSieve:
         self._send(out, len(buf))
         return False
 
-    def _opening(self, buf: str, pos: int):
-        """What the line starting at `pos` opens: a block ("block", kind), a fence, -1 or None."""
+    def _opening(self, buf: str, pos: int, indent: int):
+        """What the line starting at `pos` (after `indent` columns of whitespace) opens: a block ("block",
+        kind), a fence or <pre> of code ("code", ...), -1 or None."""
         char = buf[pos]
-        if char == "`":
+        if char in "`~":
             return fence_opening(buf, pos)
-        if char in "<{":
+        if char == "<" and (pre := pre_opening(buf, pos)) is not None:
+            return pre
+        if char in "<{" and indent < 4:   # four columns in: an indented code block, shown not called
             kind = opening(buf, pos, json_too=self._answer_start and not self.calls)
             return kind if kind in (None, -1) else ("block", kind)
         return None
 
     def _begin(self, out: list, status: tuple) -> bool:
+        self._fence = status[2] if status[0] in ("fence", "code") else None
         if status[0] == "code":  # a fence holding something else: the user's code, passed through
-            self._send(out, status[1])
+            self._send(out, self._fence.length)
             self._state = "code"
             return True
-        self._fence = status[0] == "fence"
+        self._drop_reader()
         self._reader = BlockReader() if status[1] == "tag" else JsonReader()
-        start = FENCE_LINE.match(self._buf).end() if self._fence else 0
+        start = self._fence.length if self._fence else 0
         self._prefix, self._incoming, self._held = self._buf[:start], [self._buf[start:]], []
         self._buf, self._state, self._extra = "", "block", False
         return True
@@ -124,11 +129,11 @@ class ToolSieve:
                 self._held.append(piece)
                 reader.feed(piece)
         except MarkupError as exc:
-            return self._not_a_call(out, str(exc))
+            return self._not_a_call(out, str(exc), getattr(reader, "failed_at", 0))
         if not reader.done:
-            return self._not_a_call(out, "the block is incomplete") if final else False
+            return self._not_a_call(out, "the block is incomplete", None) if final else False
         held = "".join(self._held)
-        self._block = self._prefix + held[:len(held) - len(reader.rest)]
+        self._block, self._blank = self._prefix + held[:len(held) - len(reader.rest)], [0, 0]
         self._buf, self._incoming = reader.rest + "".join(self._incoming), []
         if self._fence:
             self._state = "fence_tail"
@@ -145,13 +150,17 @@ class ToolSieve:
         return True
 
     def _on_fence_tail(self, out: list, final: bool) -> bool:
-        tail = self._buf
-        closed = _FENCE_END.match(tail)
+        tail, char = self._buf, self._fence.mark[0]
+        # Whitespace before the closing marker and after it is looked at once, however it trickles in.
+        start = self._blank[0] = skip_space(tail, self._blank[0])
+        closed = self._fence.closing_after_block().match(tail, start)
         self._buf = self._block + tail
-        if closed and tail[closed.end():].strip():
+        if closed and skip_space(tail, max(closed.end(), self._blank[1])) < len(tail):
             # Text after the fence: the block was shown, not called.
             return self._release(out, len(self._block) + closed.end(), "text")
-        if not closed and not _FENCE_END_SOON.fullmatch(tail):
+        if closed:
+            self._blank[1] = len(tail)
+        if not closed and tail[start:].strip(char + " \t\r"):
             return self._release(out, len(self._block), "code")   # the fence holds more than the block: code
         self._buf = tail
         if not final:
@@ -165,7 +174,8 @@ class ToolSieve:
         return False
 
     def _on_json_tail(self, out: list, final: bool) -> bool:
-        if self._buf.strip():   # text after the object: it was an example, not the answer
+        self._blank[0] = skip_space(self._buf, self._blank[0])
+        if self._blank[0] < len(self._buf):   # text after the object: it was an example, not the answer
             self._buf = self._block + self._buf
             return self._release(out, len(self._block), "text")
         if not final:
@@ -189,7 +199,8 @@ class ToolSieve:
                 log.info("request %s: text after the tool calls dropped", self.label)
             self._buf, self._state = "", "done"   # whatever the model writes after its calls is dropped
             return False
-        self._reader, self._fence, self._prefix = BlockReader(), False, ""
+        self._drop_reader()
+        self._reader, self._fence, self._prefix = BlockReader(), None, ""
         self._held, self._incoming, self._buf, self._state, self._extra = [], [rest], "", "block", True
         return True
 
@@ -198,19 +209,26 @@ class ToolSieve:
         return False
 
     def _on_code(self, out: list, final: bool) -> bool:
-        buf, start = self._buf, 0
+        """Inside a fence of code: pass it on until a line closes the fence (the same marker, as long or
+        longer, nothing after it); the last line waits while it may still become that."""
+        buf, closing = self._buf, self._fence.closing()
         self._scanned += len(buf)
-        while (at := buf.find("```", start)) >= 0:
-            line = buf.rfind("\n", 0, at) + 1
-            if (line > 0 or self._line_start) and not buf[line:at].strip(" \t"):
-                self._send(out, at + 3)
-                self._state = "text"
+        newline = buf.find("\n")
+        pos = 0 if self._line_start else newline + 1 if newline >= 0 else len(buf)
+        while pos < len(buf):
+            line = closing.match(buf, pos, partial=True)
+            if line is not None and not line.partial:
+                self._send(out, line.end())
+                self._state, self._fence = "text", None
                 return True
-            start = at + 1
-        line = buf.rfind("\n") + 1
-        tail = buf[line:]
-        could_close = (line > 0 or self._line_start) and _LINE_CLOSES_FENCE.fullmatch(tail)
-        self._send(out, line if tail and could_close and not final else len(buf))
+            if line is not None and not final and len(buf) - pos < TAG_MAX:
+                self._send(out, pos)   # the last line may still close the fence
+                return False
+            newline = buf.find("\n", pos)
+            if newline < 0:
+                break
+            pos = newline + 1
+        self._send(out, len(buf))
         return False
 
     # ---- helpers ---------------------------------------------------------------------------------------
@@ -234,14 +252,16 @@ class ToolSieve:
         for name, arguments in calls:
             if self.calls and not self.request.parallel:
                 return  # parallel_tool_calls: false keeps the first call only
-            self._gap = ""
+            self._gap = []
             index, call_id = len(self.calls), new_call_id()
             text = json.dumps(arguments, ensure_ascii=False)
             self.calls.append(ToolCallDelta(index, call_id, name, text))
             out += [ToolCallDelta(index, call_id, name, ""), ToolCallDelta(index, arguments=text)]
 
-    def _not_a_call(self, out: list, why: str | None) -> bool:
-        """The held text is no block: send its first line's start on as text and read on from there."""
+    def _not_a_call(self, out: list, why: str | None, failed_at: int | None) -> bool:
+        """The held text is no block: send on as text what was read as one (all of it when the answer ended
+        inside it; a block that never closed is text), and read on from there. Releasing the whole part
+        read, not its first character, keeps the work linear: no later line of it is read as a block again."""
         if why:
             log.info("request %s: tool-call markup answered as text: %s", self.label, why)
         self._buf = self._prefix + "".join(self._held) + "".join(self._incoming)
@@ -249,30 +269,49 @@ class ToolSieve:
         if self._extra:  # after calls were made, a broken block is dropped like any trailing text
             self._buf, self._state = "", "done"
             return False
+        if failed_at is None:
+            return self._release(out, len(self._buf), "code" if self._fence else "text")
         if self._fence:
-            return self._release(out, FENCE_LINE.match(self._buf).end(), "code")
-        return self._release(out, 1, "text")
+            return self._release(out, len(self._prefix), "code")
+        return self._release(out, len(self._prefix) + max(1, failed_at), "text")
 
     def _release(self, out: list, upto: int, state: str) -> bool:
         """Send the first `upto` characters of the buffer as text, then read on in `state`."""
         if self._extra:
             self._buf, self._state = "", "done"
             return False
-        self._held, self._reader, self._block = [], None, ""
+        self._drop_reader()
+        self._held, self._block = [], ""
         self._send(out, upto)
         self._state = state
         return True
+
+    def _drop_reader(self) -> None:
+        """Forget the held block's reader, counting its work."""
+        if self._reader is not None:
+            self._scanned += self._reader.scanned
+        self._reader = None
 
     def _send(self, out: list, upto: int) -> None:
         """Send the first `upto` characters of the buffer on as content."""
         if upto <= 0:
             return
-        text, self._buf = self._gap + self._buf[:upto], self._buf[upto:]
+        text, self._buf = self._buf[:upto], self._buf[upto:]
         line = text.rsplit("\n", 1)
         self._line_start = (not line[-1].strip(" \t")) and (len(line) > 1 or self._line_start)
+        if self._line_start:
+            self._indent = (0 if len(line) > 1 else self._indent) + _width(line[-1])
         # Whitespace waits for what follows: before a call block it is the markup's, not the answer's.
         sent = text.rstrip()
-        self._gap = text[len(sent):]
         if sent:
             self._answer_start = False
-            out.append(Text(content=sent))
+            out.append(Text(content="".join(self._gap) + sent))
+            self._gap = []
+        if len(sent) < len(text):
+            self._gap.append(text[len(sent):])
+
+
+def _width(space: str) -> int:
+    """Columns of leading spaces and tabs (a tab counts as four, as for an indented code block)."""
+    return len(space) + 3 * space.count("\t")
+

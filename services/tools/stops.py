@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from services.events import Finish, Text
+from services.events import Finish, Text, ToolCallDelta
 
 
 def stop_sequences(value) -> list[str]:
@@ -41,11 +41,11 @@ class StopCutter:
         return held
 
 
-class StoppedStream:
-    """An upstream answer cut at the client's stop sequences; the upstream is stopped when one is met."""
+class WrappedStream:
+    """An upstream answer read through something: abort, close and inline go to the answer it wraps."""
 
-    def __init__(self, inner, sequences: list[str]):
-        self.inner, self.sequences = inner, sequences
+    def __init__(self, inner):
+        self.inner = inner
 
     def abort(self) -> None:
         """Abort the upstream read (called from another greenlet)."""
@@ -59,6 +59,15 @@ class StoppedStream:
     def inline(self) -> bool:
         """Whether the upstream answer can be read by the request's own greenlet (see OpenAIStream)."""
         return getattr(self.inner, "inline", False)
+
+
+class StoppedStream(WrappedStream):
+    """An answer cut at the client's stop sequences; the upstream is stopped when one is met. It reads the
+    answer after the tool sieve: a sequence inside a tool-call block never cuts the call."""
+
+    def __init__(self, inner, sequences: list[str]):
+        super().__init__(inner)
+        self.sequences = sequences
 
     def events(self, *idle) -> Iterator:
         """The upstream's events, its content cut at the first stop sequence."""
@@ -74,9 +83,8 @@ class StoppedStream:
                     events.close()
                     yield Finish("stop", stop_sequence=cutter.met)
                     return
-            elif isinstance(event, Finish):
-                if tail := cutter.flush():
-                    yield Text(content=tail)
-                yield event
             else:
+                # Text held as the possible start of a sequence goes before a call or the end, in order.
+                if isinstance(event, (Finish, ToolCallDelta)) and (tail := cutter.flush()):
+                    yield Text(content=tail)
                 yield event

@@ -91,7 +91,26 @@ NOT_CALLS = {
     "blockquote_one_line": "You wrote:\n> " + tag_block(ONE_CALL).replace("\n", "") + "\nI will not run it.",
     "json_in_a_sentence": "An example is " + json_block(ONE_CALL) + " and I will not run it.",
     "json_example_then_text": "For example:\n" + json_block(ONE_CALL) + "\nI will not run it.",
+    # Fences as CommonMark has them: any info string, tildes, longer markers, CRLF; the code inside is text.
+    "fence_info_with_symbols": "```c#\nvar x = 1;\n" + tag_block(ONE_CALL) + "\n```\nThat is the snippet.",
+    "fence_info_with_attributes": '```python title="a.py"\nimport os\n' + tag_block(ONE_CALL) + "\n```\nDone.",
+    "fence_info_with_braces": "```js {1,3}\nlet a;\n" + tag_block(ONE_CALL) + "\n```\nEnd.",
+    "fence_info_after_a_space": "``` xml\nfoo\n" + tag_block(ONE_CALL) + "\n```\nEnd.",
+    "fence_crlf": ("```xml\nfoo\n" + tag_block(ONE_CALL) + "\n```\nEnd.").replace("\n", "\r\n"),
+    "fence_of_tildes": "~~~xml\nfoo\n" + tag_block(ONE_CALL) + "\n~~~\nEnd.",
+    "fence_of_four_backticks": "````md\nfoo\n" + tag_block(ONE_CALL) + "\n````\nEnd.",
+    "fence_not_closed_by_a_line_with_an_info_string": "```markdown\nA nested fence:\n```xml\n" +
+                                                      tag_block(ONE_CALL) + "\n```\n```\nThat was documentation.",
+    "fence_not_closed_by_backticks_then_text": "```text\nfoo\n``` not a close\n" + tag_block(ONE_CALL) +
+                                               "\n```\nThat was documentation.",
+    "fence_of_four_not_closed_by_three": "````\n```\n" + tag_block(ONE_CALL) + "\n```\nnot a close\n````\nEnd.",
+    # Code that is not fenced: an indented code block and an HTML <pre> element.
+    "indented_code_block": "Example:\n\n" + "\n".join("    " + line for line in tag_block(ONE_CALL).split("\n")) +
+                           "\n\nDo not run it.",
+    "indented_code_block_with_a_tab": "Example:\n\n" + "\n".join("\t" + line for line in tag_block(ONE_CALL).split("\n")),
+    "html_pre": "<pre>\n" + tag_block(ONE_CALL) + "\n</pre>\nThat is the syntax.",
 }
+FENCES = [name for name in NOT_CALLS if name.startswith("fence_")]
 
 
 def split_at(text: str, *positions: int) -> Callable[[str], list[str]]:

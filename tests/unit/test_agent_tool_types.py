@@ -140,3 +140,69 @@ def test_drifted_dsml_reaches_the_openai_sdk_as_calls_streamed(wsgi_http, web, c
         arguments[p.index] = arguments.get(p.index, "") + (p.function.arguments or "")
     assert list(zip(names, [json.loads(arguments[i]) for i in sorted(arguments)])) == case.calls
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == case.before
+
+
+_CHAT = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
+_FUNCTION = [{"type": "function", "function": {"name": "f"}}]
+_MALFORMED_TOOLS = [
+    ("/v1/chat/completions", {**_CHAT, "tools": _FUNCTION, "tool_choice": {"function": 5}}, "tool_choice"),
+    ("/v1/chat/completions", {**_CHAT, "tools": _FUNCTION, "tool_choice": {"type": "function", "function": "f"}},
+     "tool_choice"),
+    ("/v1/chat/completions", {**_CHAT, "functions": [{"name": "f"}], "function_call": {"name": 5}}, "tool_choice"),
+    ("/v1/chat/completions", {**_CHAT, "functions": 5}, "functions"),
+    ("/v1/chat/completions", {**_CHAT, "tools": [{"type": 5, "function": {"name": "f"}}]}, "tools[0].type"),
+    ("/v1/chat/completions", {**_CHAT, "tools": [{"type": None, "function": {"name": "f"}}]}, "tools[0].type"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+                       "tool_choice": {"type": "function"}}, "tool_choice"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+                       "tool_choice": {"type": "function", "name": 5}}, "tool_choice"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+                       "tool_choice": {"function": 5}}, "tool_choice"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": 5}]}, "tools[0].type"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": None}]}, "tools[0].type"),
+]
+
+
+@pytest.mark.parametrize("path,body,param", _MALFORMED_TOOLS)
+def test_malformed_tools_or_tool_choice_are_a_400_naming_the_field(client, web, path, body, param):
+    web.account("webtok", text=["Hello."])
+    response = client.post(path, json=body, headers={"Authorization": "Bearer webtok"})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"]["param"] == param
+
+
+@pytest.mark.parametrize("choice", [{"type": "tool", "name": 5}, {"type": "tool"}, "x", 5])
+def test_a_malformed_anthropic_tool_choice_is_a_400_in_its_dialect(client, web, choice):
+    web.account("webtok", text=["Hello."])
+    response = client.post("/v1/messages", json={
+        "model": "claude-sonnet-4", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"name": "f", "input_schema": {}}], "tool_choice": choice}, headers={"Authorization": "Bearer webtok"})
+    assert response.status_code == 400 and response.json["error"]["type"] == "invalid_request_error"
+    assert "tool_choice" in response.json["error"]["message"]
+
+
+CLASHING = [{"type": "function", "name": "ns__x", "description": "Read only."},
+            {"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "x", "description": "Deletes."}]},
+            {"type": "namespace", "name": "ot", "tools": [{"type": "function", "name": "x"}]}]
+
+
+@pytest.mark.parametrize("model_name,expected", [("ns__x", ("ns__x", None)), ("ns__x_2", ("x", "ns")),
+                                                 ("ot__x", ("x", "ot"))])
+def test_clashing_namespaced_names_get_unique_model_names_and_each_call_routes_back_to_its_tool(
+        wsgi_http, web, model_name, expected):
+    answer = f'<tool_calls>\n<invoke name="{model_name}">\n</invoke>\n</tool_calls>'
+    web.account("webtok", text=[answer])
+    output = openai_sdk(wsgi_http, "webtok").responses.create(model="deepseek-chat", input="go", tools=CLASHING).output
+    assert [(i.name, getattr(i, "namespace", None)) for i in output if i.type == "function_call"] == [expected]
+    prompt = web.completions[-1]["prompt"]
+    assert all(f"## {name}\n" in prompt for name in ("ns__x", "ns__x_2", "ot__x"))
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi",
+                       "tools": [{"type": "function", "name": "x"}, {"type": "function", "name": "x"}]}),
+    ("/v1/chat/completions", {**_CHAT, "tools": _FUNCTION * 2})])
+def test_two_tools_of_the_same_name_are_a_400(client, web, path, body):
+    web.account("webtok", text=["Hello."])
+    response = client.post(path, json=body, headers={"Authorization": "Bearer webtok"})
+    assert response.status_code == 400 and "tools" in response.json["error"]["param"]

@@ -106,3 +106,11 @@ def test_code_after_a_user_fence_is_scanned_again():
 
 def test_whitespace_alone_is_never_lost_when_no_call_follows():
     assert sift(["a", " ", "\n", "b", "  "])[0] == "a \nb  "
+
+
+@pytest.mark.parametrize("fence", ["~~~", "````xml", "```c#", "~~~~ {.xml}"])
+def test_any_fence_holding_the_block_alone_is_a_call_at_every_split(fence):
+    mark = fence.split(" ")[0].rstrip("xmlc#")
+    text = f"Checking.\n{fence}\n{wt.tag_block(wt.ONE_CALL)}\n{mark}"
+    for pieces in every_split(text):
+        assert sift(pieces)[:2] == ("Checking.", [(n, a) for n, a in wt.ONE_CALL]), pieces

@@ -3,6 +3,8 @@ stopped, and the finish says so (OpenAI "stop", Anthropic "stop_sequence" with t
 
 from __future__ import annotations
 
+import json
+
 import anthropic
 import httpx
 import httpx2
@@ -60,15 +62,39 @@ def test_without_a_sequence_met_the_answer_is_whole_and_ends_as_usual(app, web):
     http.close()
 
 
-def test_a_stop_sequence_inside_a_tool_call_block_leaves_no_call(app, web):
+WRITE = [{"type": "function", "function": {"name": "write", "parameters": {
+    "type": "object", "properties": {"content": {"type": "string"}}}}}]
+NOTE = "# Title\n\nBody END here"
+
+
+@pytest.mark.parametrize("stop", ["\n\n", "END", "</parameter>"])
+def test_a_stop_sequence_inside_a_tool_call_block_leaves_the_call_whole(app, web, stop):
+    # Stop sequences apply to the answer's text: an argument holding one is no reason to lose the call.
+    text = ('Writing the file.\n<tool_calls>\n<invoke name="write">\n<parameter name="content"><![CDATA['
+            + NOTE + "]]></parameter>\n</invoke>\n</tool_calls>")
+    web.account("webtok", text=[text[i:i + 7] for i in range(0, len(text), 7)])
+    http = httpx.Client(transport=httpx.WSGITransport(app=app))
+    client = openai.OpenAI(base_url="http://gateway/v1", api_key="webtok", http_client=http, max_retries=0)
+    ask = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}], "tools": WRITE, "stop": [stop]}
+    choice = client.chat.completions.create(**ask).choices[0]
+    assert (choice.finish_reason, choice.message.content) == ("tool_calls", "Writing the file.")
+    assert json.loads(choice.message.tool_calls[0].function.arguments) == {"content": NOTE}
+    chunks = list(client.chat.completions.create(**ask, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Writing the file."
+    assert "".join(c.choices[0].delta.tool_calls[0].function.arguments or "" for c in chunks
+                   if c.choices and c.choices[0].delta.tool_calls) == json.dumps({"content": NOTE})
+    http.close()
+
+
+def test_a_stop_sequence_in_the_text_before_a_block_ends_the_answer_there(app, web):
     text = wt.call_answer("tool_calls")
-    web.account("webtok", text=wt.split_at(text, 30))
+    web.account("webtok", text=wt.split_at(text, 5))
     http = httpx.Client(transport=httpx.WSGITransport(app=app))
     client = openai.OpenAI(base_url="http://gateway/v1", api_key="webtok", http_client=http, max_retries=0)
     choice = client.chat.completions.create(model="deepseek-chat", messages=[{"role": "user", "content": "hi"}],
-                                            tools=wt.TOOLS, stop=["Paris"]).choices[0]
-    assert choice.finish_reason == "stop" and not choice.message.tool_calls
-    assert choice.message.content == text[:text.index("Paris")].rstrip()
+                                            tools=wt.TOOLS, stop=["look"]).choices[0]
+    assert (choice.finish_reason, choice.message.content, choice.message.tool_calls) == ("stop", "Let me ", None)
+    assert web.stopped.wait(5)
     http.close()
 
 

@@ -180,7 +180,8 @@ def test_a_slowly_arriving_block_keeps_deadlines_and_keep_alives_going(make_app,
 
 @pytest.mark.parametrize("name", ["inline_code_mid_sentence", "quoted_in_prose", "blockquote_one_line",
                                   "json_in_a_sentence",
-                                  "json_example_then_text"])
+                                  "json_example_then_text", *wt.FENCES,
+                                  "indented_code_block", "html_pre"])
 def test_markup_mentioned_in_the_answer_stays_text_whole_and_streamed(client, web, name):
     text = wt.NOT_CALLS[name]
     web.account("webtok", text=lambda prompt: wt.split_at(text, len(text) // 2)(prompt))
