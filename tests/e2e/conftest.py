@@ -16,6 +16,7 @@ import requests
 from tests.conftest import API_PROVIDERS, NO_PACE
 from tests.fakes.deepseek_web import FakeWebChat
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,3 +127,12 @@ def _close_sdk_clients():
     yield
     while _clients:
         _clients.pop().close()
+
+
+@pytest.fixture(scope="module")
+def redis_live():
+    """A module's own redis-server (a test may restart it), known empty: no first-start wait of a lease time."""
+    server = RedisServer()
+    server.mark_fresh()
+    yield server
+    server.stop()

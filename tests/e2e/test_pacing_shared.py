@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
-
-from tests.fakes.redis_server import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_live():
-    server = RedisServer()
-    server.mark_fresh()  # known empty: no first-start wait of a lease time
-    yield server
-    server.stop()
 
 
 def chat(gateway, tokens: str, content: str) -> requests.Response:

@@ -11,18 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.fakes.redis_server import RedisServer
 
 MESSAGES = [{"role": "user", "content": "hello shared"}]
 
-
-@pytest.fixture(scope="module")
-def redis_live():
-    """This module's own redis-server, which one test restarts."""
-    server = RedisServer()
-    server.mark_fresh()  # known empty: no first-start wait of a lease time
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
