@@ -50,7 +50,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         self.deleted = threading.Event()
         self.stopped = threading.Event()
         self._pow = w.PowBook()
-        self._active: dict[str, int] = {}              # token -> 1 while an answer streams
+        self._active: dict[str, dict] = {}             # token -> its answer (in self.answers) while it streams
         self._next_message: dict[str, int] = {}        # session -> last message id
         self._cut: dict[str, dict] = {}                # session -> {"message_id", "turn"} of its cut answer
         self._parents: set[tuple[str, int]] = set()    # (session, message id) already continued: not again
@@ -280,6 +280,10 @@ class FakeWebChat(FileStore, LoopbackServer):
 
     def _stop(self, token: str, body: dict) -> Response:
         self.stops.append({"token": token, **body})
+        with self._lock:
+            answer = self._active.pop(token, None)  # the live service stops generating: the account may answer
+            if answer is not None:
+                answer["end"] = self.clock()
         self.stopped.set()
         return w.ok(None)
 
@@ -303,16 +307,17 @@ class FakeWebChat(FileStore, LoopbackServer):
             if self._active.get(token):
                 self.violations.append("second concurrent answer on one account")
                 return None
-            self._active[token] = 1
-            self.answers.append({"token": token, "start": self.clock(), "end": None})
+            answer = {"token": token, "start": self.clock(), "end": None}
+            self._active[token] = answer   # this answer, so a stopped one's late end never clears the next
+            self.answers.append(answer)
         return self._next_id(session_id) if session_id else 0
 
     def _sse(self, token: str, account: Account, events) -> Response:
         events = drifted_events(account, events) if account.drift else events
-        return Response(self._stream(token, account, events), mimetype="text/event-stream",
-                        headers=STREAM_HEADERS, direct_passthrough=True)
+        stream = self._stream(token, account, events, self._active.get(token))
+        return Response(stream, mimetype="text/event-stream", headers=STREAM_HEADERS, direct_passthrough=True)
 
-    def _stream(self, token: str, account: Account, events):
+    def _stream(self, token: str, account: Account, events, answer: dict | None):
         try:
             counted = 0
             for event in events:
@@ -326,9 +331,10 @@ class FakeWebChat(FileStore, LoopbackServer):
             raise
         finally:
             with self._lock:
-                self._active.pop(token, None)
-                answer = next(a for a in reversed(self.answers) if a["token"] == token)
-                answer["end"] = self.clock()
+                if self._active.get(token) is answer:
+                    self._active.pop(token)
+                if answer is not None and answer["end"] is None:
+                    answer["end"] = self.clock()
 
     def _write(self, account: Account, text: str):
         if account.pace:

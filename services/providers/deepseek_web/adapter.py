@@ -219,8 +219,8 @@ class WebChat:
 
     # ---- after the answer ----------------------------------------------------------------------------
 
-    def stop_later(self, token: Token, session_id: str, message_id: int) -> None:
-        """Tell the web chat to stop generating an answer nobody reads (in the background)."""
+    def stop_later(self, token: Token, session_id: str, message_id: int) -> threading.Thread:
+        """Tell the web chat to stop generating an answer nobody reads (in the background); the call's thread."""
         def stop():
             try:
                 self.calls.call(token, "POST", p.STOP_STREAM, p.stop_stream_body(session_id, message_id))
@@ -231,6 +231,7 @@ class WebChat:
         thread = threading.Thread(target=stop, daemon=True)
         self.stopping.add(thread)
         thread.start()
+        return thread
 
     def _start_janitor(self) -> None:
         """Run the deleter of idle sessions while any session is tracked."""

@@ -22,6 +22,9 @@ from services.sse import read_events
 
 log = logging.getLogger("freeseek")
 
+# How long an answer we stopped holds its account for the stop_stream call (one short JSON call).
+STOP_WAIT_SECONDS = 5.0
+
 if TYPE_CHECKING:
     from services.providers.deepseek_web.adapter import WebChat
 
@@ -40,6 +43,7 @@ class WebStream:
         self._aborted = threading.Event()
         self._continuing = False
         self._scope = abortable.current()  # the attempt's: continue calls join it, so an abort shuts them too
+        self._stopper: threading.Thread | None = None   # a stop_stream call under way for this answer
         adapter.conversations.acquire(session_id)
 
     def abort(self) -> None:
@@ -47,11 +51,15 @@ class WebStream:
         self._aborted.set()
         self.body.abort()
         if self.parser.message_id is not None and self.parser.finish is None:
-            self.adapter.stop_later(self.token, self.session_id, self.parser.message_id)
+            self._stopper = self.adapter.stop_later(self.token, self.session_id, self.parser.message_id)
 
     def close(self) -> None:
         """Close the connection; the session's idle time starts."""
         self.body.close()
+        if self._stopper is not None:
+            # The account is released after this: until the web chat has stopped generating, its next answer
+            # would be refused ("a reply is already being generated").
+            self._stopper.join(STOP_WAIT_SECONDS)
         self.adapter.conversations.release(self.session_id)
         self._save_capture()  # an answer that failed: what it received so far
 
@@ -122,7 +130,8 @@ class WebStream:
                     return
         except WebStreamError as exc:
             if parser.message_id is not None and parser.status is None:
-                self.adapter.stop_later(self.token, self.session_id, parser.message_id)  # it may still be writing
+                # It may still be writing.
+                self._stopper = self.adapter.stop_later(self.token, self.session_id, parser.message_id)
             raise self._stream_error(exc) from None
         except READ_ERRORS:
             if parser.status == p.STATUS_INCOMPLETE or self._continuing:
