@@ -20,17 +20,14 @@ from types import SimpleNamespace
 
 import requests
 
+from tests.fakes.web_tools import WRITE, big_write
+
 MB = 1024 * 1024
-WRITE = {"type": "function", "function": {"name": "write_file", "parameters": {
-    "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}}}
 
 
 def big_answer(size: int) -> str:
     """An answer writing `size` characters of code (with <, >, quotes and backslashes) to a file."""
-    line = 'if a < b and c > d: print("<x>", \'\\\\\', b)\n'
-    content = (line * (size // len(line) + 1))[:size]
-    return ("Writing it.\n<tool_calls>\n<invoke name=\"write_file\">\n<parameter name=\"path\">a.py</parameter>\n"
-            f"<parameter name=\"content\"><![CDATA[{content}]]></parameter>\n</invoke>\n</tool_calls>")
+    return big_write(size)[0]
 
 
 def sift(text: str, piece: int):

@@ -19,6 +19,19 @@ TOOLS = [WEATHER, FAHRENHEIT]
 ONE_CALL = [("get_weather", {"city": "Paris", "days": 3})]
 TWO_CALLS = [("get_weather", {"city": "Paris", "days": 3}), ("to_fahrenheit", {"celsius": 21.5})]
 SAID_BEFORE = "Let me look that up."
+# A file-writing tool and an answer calling it with `size` characters of code (with the markup's own
+# characters, quotes and backslashes): large arguments in the sieve's tests and benchmark.
+WRITE = {"type": "function", "function": {"name": "write_file", "parameters": {
+    "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}}}
+
+
+def big_write(size: int) -> tuple[str, str]:
+    """An answer writing `size` characters of code to a file, and that code."""
+    line = 'if a < b and c > d: print("<x>", \'\\\\\', b)\n'
+    content = (line * (size // len(line) + 1))[:size]
+    return ("Writing it.\n<tool_calls>\n<invoke name=\"write_file\">\n<parameter name=\"path\">a.py</parameter>\n"
+            f"<parameter name=\"content\"><![CDATA[{content}]]></parameter>\n</invoke>\n</tool_calls>"), content
+
 
 # What may never reach a client as content when the answer was a call.
 MARKUP_SIGNS = ("<tool_calls", "<function_calls", "invoke", "parameter", "DSML", "```", '"tool_calls"', "</", "<｜")

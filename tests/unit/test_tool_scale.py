@@ -8,16 +8,6 @@ from services.tools.request import ToolRequest
 from services.tools.sieve import ToolSieve
 from tests.fakes import web_tools as wt
 
-WRITE = {"type": "function", "function": {"name": "write_file", "parameters": {
-    "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}}}
-
-
-def big_call(size: int) -> str:
-    """A block writing `size` characters of code (with the markup's own characters in it) to a file."""
-    line = 'if a < b and c > d: print("<x>", \'\\\\\', b)\n'
-    content = (line * (size // len(line) + 1))[:size]
-    return ("Writing it.\n<tool_calls>\n<invoke name=\"write_file\">\n<parameter name=\"path\">a.py</parameter>\n"
-            f"<parameter name=\"content\"><![CDATA[{content}]]></parameter>\n</invoke>\n</tool_calls>"), content
 
 
 def feed(text: str, piece: int, sieve: ToolSieve) -> list:
@@ -28,8 +18,8 @@ def feed(text: str, piece: int, sieve: ToolSieve) -> list:
 
 
 def test_a_two_megabyte_argument_in_small_pieces_is_parsed_exactly_with_linear_work():
-    text, content = big_call(2 * 1024 * 1024)
-    sieve = ToolSieve(ToolRequest.from_body({"tools": [WRITE]}))
+    text, content = wt.big_write(2 * 1024 * 1024)
+    sieve = ToolSieve(ToolRequest.from_body({"tools": [wt.WRITE]}))
     feed(text, 64, sieve)
     assert [(c.name, json.loads(c.arguments)) for c in sieve.calls] == [("write_file", {"path": "a.py",
                                                                                          "content": content})]
