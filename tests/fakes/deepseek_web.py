@@ -49,6 +49,7 @@ class FakeWebChat(FileStore, LoopbackServer):
         self.disconnected = threading.Event()          # a client left a stream early
         self.deleted = threading.Event()
         self.stopped = threading.Event()
+        self._completion_came = threading.Event()      # a completion arrived (ends a held stop_stream)
         self._pow = w.PowBook()
         self._active: dict[str, dict] = {}             # token -> its answer (in self.answers) while it streams
         self._next_message: dict[str, int] = {}        # session -> last message id
@@ -221,6 +222,7 @@ class FakeWebChat(FileStore, LoopbackServer):
             self.violations.append(f"ref_file_ids not uploaded by this account or not SUCCESS: {unready}")
             return w.biz_error(40400, "file not found or not ready")
         message_id = self._begin(token, session_id)
+        self._completion_came.set()
         if message_id is None:
             return w.biz_error(40302, "a reply is already being generated")
         if parent is not None:
@@ -280,6 +282,10 @@ class FakeWebChat(FileStore, LoopbackServer):
 
     def _stop(self, token: str, body: dict) -> Response:
         self.stops.append({"token": token, **body})
+        account = self.accounts.get(token) or Account()
+        if account.stop_hold:
+            self._completion_came.clear()
+            self._completion_came.wait(account.stop_hold)
         with self._lock:
             answer = self._active.pop(token, None)  # the live service stops generating: the account may answer
             if answer is not None:
@@ -328,10 +334,12 @@ class FakeWebChat(FileStore, LoopbackServer):
                 yield from self._write(account, event)
         except GeneratorExit:
             self.disconnected.set()
+            if account.keeps_generating:
+                answer = None   # still generating upstream: only stop_stream ends it
             raise
         finally:
             with self._lock:
-                if self._active.get(token) is answer:
+                if answer is not None and self._active.get(token) is answer:
                     self._active.pop(token)
                 if answer is not None and answer["end"] is None:
                     answer["end"] = self.clock()

@@ -26,6 +26,11 @@ class Account:
     toast: bool = False               # send a "Server busy" toast instead of an answer
     keepalives: int = 0               # SSE comments before the answer
     split_bytes: int = 0              # write the stream in chunks of this many bytes (0: one chunk per event)
+    # The live service goes on generating an answer whose reader left, until stop_stream: with this on, the
+    # account stays busy after a disconnect; stop_hold makes stop_stream take up to that many seconds (it ends
+    # at once when the account's next completion arrives, so a client that did not wait for it is caught).
+    keeps_generating: bool = False
+    stop_hold: float = 0.0
     # Account states' details.
     mute_until: int = field(default_factory=lambda: int(time.time()) + 3600)  # "muted" until this unix time
     mute_where: str = "both"          # where users/current shows is_muted/mute_until: "chat", "top" or "both"

@@ -11,6 +11,7 @@ import httpx2
 import openai
 import pytest
 
+from services.providers.deepseek_web import answer as web_answer
 from services.tools.stops import StopCutter
 from tests.fakes import web_tools as wt
 
@@ -33,6 +34,21 @@ def test_the_openai_sdk_gets_the_text_cut_before_the_stop_sequence_whole_and_str
     chunks = list(client.chat.completions.create(**ask, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "The answer is 42."
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    http.close()
+
+
+def test_the_next_answer_on_the_account_waits_until_the_stopped_one_has_ended(app, web, monkeypatch):
+    # The live service goes on generating until stop_stream; an answer started before that is refused
+    # ("a reply is already being generated"). The fake's stop_stream takes 3 s unless a completion comes first.
+    monkeypatch.setattr(web_answer, "STOP_WAIT_SECONDS", 60)
+    web.account("webtok", text=PIECES, pace=0.01, keeps_generating=True, stop_hold=3)
+    http = httpx.Client(transport=httpx.WSGITransport(app=app))
+    client = openai.OpenAI(base_url="http://gateway/v1", api_key="webtok", http_client=http, max_retries=0)
+    ask = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "6 x 7?"}], "stop": ["\n\nUser:"]}
+    answers = [client.chat.completions.create(**ask).choices[0].message.content for _ in range(2)]
+    assert answers == ["The answer is 42."] * 2
+    assert "second concurrent answer on one account" not in web.violations
+    assert len(web.stops) == 2
     http.close()
 
 
