@@ -53,6 +53,15 @@ class MessageContent(fields.Field):
         raise ValidationError("Must be a string, an array of content parts with a 'type', or null.")
 
 
+class StopSequences(fields.Field):
+    """`stop`: a string, an array of strings, or null."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return value
+        raise ValidationError("Must be a string, an array of strings, or null.")
+
+
 class MessageSchema(Schema):
     """One chat message."""
 
@@ -91,6 +100,7 @@ class ChatRequestSchema(Schema):
     max_tokens = StrictInteger(allow_none=True)
     max_completion_tokens = StrictInteger(allow_none=True)
     tools = fields.List(fields.Dict(), allow_none=True)
+    stop = StopSequences(allow_none=True)
     conversation_id = fields.String(allow_none=True)
 
 

@@ -94,7 +94,11 @@ def _read(tool, at: str, namespace: str | None, found: list) -> bool:
         inner = tool.get("tools")
         if inner is not None and not isinstance(inner, list):
             raise BadRequest(f"Invalid '{at}.tools': must be an array of tools.", param=f"{at}.tools")
-        space = tool.get("name") if isinstance(tool.get("name"), str) and tool.get("name") else None
+        if namespace is not None:
+            raise BadRequest(f"Invalid '{at}.type': a namespace cannot hold another namespace.", param=f"{at}.type")
+        space = tool.get("name")
+        if not isinstance(space, str) or not space:
+            raise BadRequest(f"Invalid '{at}.name': a namespace needs a 'name' (a string).", param=f"{at}.name")
         return any([_read(t, f"{at}.tools[{j}]", space, found) for j, t in enumerate(inner or [])])
     if kind in ("function", "custom"):
         if not isinstance(tool.get("name"), str) or not tool["name"]:

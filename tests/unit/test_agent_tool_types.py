@@ -160,6 +160,15 @@ _MALFORMED_TOOLS = [
                        "tool_choice": {"function": 5}}, "tool_choice"),
     ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": 5}]}, "tools[0].type"),
     ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": None}]}, "tools[0].type"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [
+        {"type": "namespace", "name": 5, "tools": [{"type": "function", "name": "f"}]}]}, "tools[0].name"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [
+        {"type": "namespace", "tools": [{"type": "function", "name": "f"}]}]}, "tools[0].name"),
+    ("/v1/responses", {"model": "deepseek-chat", "input": "hi", "tools": [{"type": "namespace", "name": "a", "tools": [
+        {"type": "namespace", "name": "b", "tools": [{"type": "function", "name": "f"}]}]}]}, "tools[0].tools[0].type"),
+    ("/v1/chat/completions", {**_CHAT, "stop": ["ok", 5]}, "stop"),
+    ("/v1/chat/completions", {**_CHAT, "stop": 5}, "stop"),
+    ("/v1/chat/completions", {**_CHAT, "stop": {"x": 1}}, "stop"),
 ]
 
 
