@@ -65,7 +65,10 @@ def describe() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "freeseek", "version": "1",
                  "description": "One OpenAI-compatible endpoint for DeepSeek models. The Bearer token is a "
-                                "comma-separated list of `[provider:]secret` tokens."},
+                                "comma-separated list of `[provider:]secret` tokens. Every /v1/X route also "
+                                "answers at /X and /v1/v1/X, so a base URL works with or without /v1. Anthropic "
+                                "Messages (/v1/messages, /v1/messages/count_tokens) and OpenAI Responses "
+                                "(/v1/responses) are served too, in those vendors' own shapes."},
         "paths": {
             "/v1/chat/completions": {"post": _chat_operation("createChatCompletion")},
             "/chat/completions": {"post": _chat_operation("createChatCompletionLegacy")},
@@ -78,7 +81,8 @@ def describe() -> dict:
                     "properties": {"token": {"type": "string", "minLength": 1}}}}}},
                 "responses": {"200": _json("Whether the token is live", {
                     "type": "object", "required": ["live", "provider"],
-                    "properties": {"live": {"type": "boolean"}, "provider": {"type": "string"}}}),
+                    "properties": {"live": {"type": "boolean"}, "provider": {"type": "string"},
+                                   "detail": {"type": "string"}}}),
                     **_errors(400, 415, 502, 503, 504)}}},
             "/ping": {"get": {"operationId": "ping", "summary": "The original's health check",
                               "responses": {"200": {"description": "pong",

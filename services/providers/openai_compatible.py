@@ -83,8 +83,8 @@ class OpenAICompatible:
                                   key_prefixes=self.provider.key_prefixes)
         return OpenAIStream(self.provider.name, token, body)
 
-    def check(self, token: Token) -> bool:
-        """Ask the provider's cheap key-check endpoint whether the key is live."""
+    def check(self, token: Token) -> bool | dict:
+        """Ask the provider's cheap key-check endpoint whether the key is live (a refused key says why)."""
         try:
             response = self.http.get(self.provider.url(self.provider.check_url), headers=self._headers(token),
                                      timeout=(self.settings.connect_timeout, 30))
@@ -94,7 +94,9 @@ class OpenAICompatible:
             if response.status_code == 200:
                 return True
             if response.status_code in (401, 402, 403):
-                return False
+                refusal = classify_status(self.provider.name, token, response.status_code, response.content,
+                                          key_prefixes=self.provider.key_prefixes)
+                return {"live": False, "detail": refusal.message}
             raise classify_status(self.provider.name, token, response.status_code, response.content,
                                   response.headers, self.settings.max_retry_after_seconds,
                                   key_prefixes=self.provider.key_prefixes)

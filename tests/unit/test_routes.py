@@ -94,7 +94,11 @@ def test_chat_completions_also_answers_without_v1(client):
 def test_token_check_asks_the_tokens_upstream(client, fake):
     fake.dead_keys.add("sk-gone")
     assert client.post("/token/check", json={"token": "sk-live"}).json == {"live": True, "provider": "deepseek"}
-    assert client.post("/token/check", json={"token": "sk-gone"}).json == {"live": False, "provider": "deepseek"}
+    gone = client.post("/token/check", json={"token": "sk-gone"}).json
+    assert (gone["live"], gone["provider"]) == (False, "deepseek")
+    # Another provider's key sent without its name is the usual cause: the answer says how to send it.
+    assert "invalid or revoked" in gone["detail"] and "'siliconflow:sk-...'" in gone["detail"]
+    assert "sk-gone" not in gone["detail"]
     assert client.post("/token/check", json={"token": "siliconflow:sk-x"}).json["provider"] == "siliconflow"
     assert fake.requests[-1]["path"] == "/v1/models"
     assert client.post("/token/check", json={"token": ""}).status_code == 400
