@@ -82,7 +82,8 @@ def test_the_page_checks_a_token_and_streams_a_chat_answer(page, gateway, fake, 
 
     page.fill("#check-token", "sk-page-dead")
     page.click("#check-button")
-    expect(page.locator("#check-result")).to_have_text("Not live, provider deepseek.")
+    expect(page.locator("#check-result")).to_contain_text("Not live, provider deepseek.")
+    expect(page.locator("#check-result")).to_contain_text("the key is invalid or revoked")
     expect(page.locator("#check-result")).to_have_attribute("data-tone", "bad")
     expect(page.locator("#key")).to_have_value("")  # a dead token does not join Your key
     page.fill("#check-token", "sk-page-live-secret")

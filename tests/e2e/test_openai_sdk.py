@@ -152,8 +152,10 @@ def test_upstream_sees_the_disconnect_while_silent(start_gateway, fake):
 
 def test_token_check_and_health(gateway, fake):
     fake.dead_keys.add("sk-e2e-revoked")
-    assert requests.post(gateway.url + "/token/check", json={"token": "sk-e2e-revoked"}).json() == {
-        "live": False, "provider": "deepseek"}
+    refused = requests.post(gateway.url + "/token/check", json={"token": "sk-e2e-revoked"}).json()
+    assert (refused["live"], refused["provider"]) == (False, "deepseek")
+    assert "invalid or revoked" in refused["detail"] and "siliconflow:sk-" in refused["detail"]
+    assert "sk-e2e-revoked" not in refused["detail"]
     assert requests.post(gateway.url + "/token/check", json={"token": "sk-fine"}).json()["live"] is True
     assert requests.get(gateway.url + "/healthz").json()["status"] == "ok"
 

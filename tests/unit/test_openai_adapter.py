@@ -107,4 +107,5 @@ def test_key_check(adapter):
     responses.get("http://upstream.test/v1/models", json={"data": []})
     assert adapter.check(Token("qiniu", "k")) is True
     responses.replace(responses.GET, "http://upstream.test/v1/models", status=401)
-    assert adapter.check(Token("qiniu", "k")) is False
+    refused = adapter.check(Token("qiniu", "k"))
+    assert refused["live"] is False and "invalid or revoked (HTTP 401)" in refused["detail"]
