@@ -8,7 +8,7 @@ from flask import Flask, Response
 
 from blueprints import chat, errors, health, messages, metrics, models, page, responses, tokens
 from blueprints.cors import init_cors
-from blueprints.paths import init_paths
+from blueprints.paths import GatewayFlask, init_paths
 from services.gateway import Gateway
 from services.settings import Settings
 from services.store.state import open_state
@@ -19,7 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     test_config = test_config or {}
     settings = Settings.from_env(test_config.get("env"))
     _configure_logging(settings.log_level)
-    app = Flask(__name__)
+    app = GatewayFlask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False
     app.json.sort_keys = False

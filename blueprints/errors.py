@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from services.dialects.anthropic_messages import MessagesRenderer
-from services.errors import GatewayError, error_for_status
+from services.errors import GatewayError, detach, error_for_status
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger("freeseek")
@@ -43,7 +43,7 @@ def error_response(error: GatewayError):
 @bp.app_errorhandler(GatewayError)
 def gateway_error(error: GatewayError):
     """Our own errors already know their status and shape."""
-    return error_response(error)
+    return error_response(detach(error))  # the request's frames go with the response, not with a cycle
 
 
 @bp.app_errorhandler(HTTPException)
@@ -62,4 +62,5 @@ def http_error(error: HTTPException):
 def unexpected_error(error: Exception):
     """A bug of ours: log the traceback, tell the client without details."""
     log.exception("unhandled error")
+    detach(error)
     return error_response(GatewayError("The gateway failed while handling this request.", code="internal_error"))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Flask
+from werkzeug.routing import Map
+from werkzeug.routing.matcher import StateMachineMatcher
 
 # The first path segment of every route under /v1 (chat/completions, messages, responses, models).
 API_ROOTS = ("chat", "messages", "responses", "models")
@@ -37,3 +41,35 @@ class CanonicalPaths:
 def init_paths(app: Flask) -> None:
     """Route every request by its canonical path (errors and logs then see one path per route)."""
     app.wsgi_app = CanonicalPaths(app.wsgi_app)
+
+
+class RememberingMatcher(StateMachineMatcher):
+    """werkzeug's route matcher, remembering recent paths' matches: its match builds a recursive closure, a
+    reference cycle per request that only the cyclic collector would free (docs/serving.md)."""
+
+    def __init__(self, merge_slashes: bool) -> None:
+        super().__init__(merge_slashes)
+        # Bounded: paths are the clients' choice. Failed matches (404, 405, redirects) raise and are not kept.
+        self._remembered = functools.lru_cache(maxsize=256)(super().match)
+
+    def add(self, rule) -> None:
+        self._remembered.cache_clear()
+        super().add(rule)
+
+    def match(self, domain: str, path: str, method: str, websocket: bool):
+        rule, values = self._remembered(domain, path, method, websocket)
+        return rule, dict(values)  # Flask and its URL processors may change the values they are given
+
+
+class RoutesMap(Map):
+    """The URL map, matching with a RememberingMatcher."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._matcher = RememberingMatcher(self.merge_slashes)
+
+
+class GatewayFlask(Flask):
+    """Flask, routing with RoutesMap."""
+
+    url_map_class = RoutesMap

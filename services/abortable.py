@@ -11,11 +11,14 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import weakref
 from typing import Callable, TypeVar
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from services.errors import clear_frames
 
 T = TypeVar("T")
 _local = threading.local()  # greenlet-local under gevent: each attempt's opener has its own
@@ -29,7 +32,7 @@ except (ImportError, AttributeError):  # pragma: no cover - gevent is a runtime 
 class AbortScope:
     """The upstream connections one attempt is using; `abort()` shuts them all, now and from then on."""
 
-    __slots__ = ("_lock", "_connections", "aborted", "_outer", "on_send")
+    __slots__ = ("_lock", "_connections", "aborted", "_outer", "on_send", "__weakref__")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -65,7 +68,9 @@ class AbortScope:
             if self.aborted:
                 raise ConnectionAbortedError("the attempt was aborted")
             self._connections.add(connection)
-            connection._abort_scope = self
+            # Weakly: a connection that failed never goes back to the pool to leave the scope, and a strong
+            # reference both ways would be a cycle per failed request.
+            connection._abort_scope = weakref.ref(self)
 
     def _discard(self, connection) -> None:
         with self._lock:
@@ -146,7 +151,8 @@ class _TLSConnection(_ScopedConnection, HTTPSConnection):
 
 class _ScopedPool:
     def _put_conn(self, conn) -> None:
-        scope = getattr(conn, "_abort_scope", None)
+        ref = getattr(conn, "_abort_scope", None)
+        scope = ref() if ref is not None else None
         if scope is not None:
             scope._discard(conn)  # back in the pool: another attempt may take it
         super()._put_conn(conn)
@@ -174,3 +180,12 @@ class AbortableHTTPAdapter(HTTPAdapter):
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = _POOLS
         return manager
+
+    def send(self, request, *args, **kwargs):
+        """Send as requests does; a failure leaves with the frames it passed through emptied (urllib3's
+        urlopen keeps the error it caught in a local of a frame on that error's traceback: a cycle)."""
+        try:
+            return super().send(request, *args, **kwargs)
+        except Exception as error:
+            clear_frames(error)
+            raise

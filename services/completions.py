@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from services.chat_call import ChatCall
 from services.credentials import Token, parse_tokens, presented
 from services.dialects.base import Renderer
-from services.errors import BadRequest, ClientGone, GatewayError, Unauthorized
+from services.errors import BadRequest, ClientGone, GatewayError, Unauthorized, detach
 from services.events import Usage
 from services.json_codec import dumps
 from services.metrics import Metrics
@@ -174,11 +174,13 @@ class Completions:
         """The status of a body that stopped on exc after its first byte, and the in-band error to send
         (nothing when the client left)."""
         if isinstance(exc, GatewayError):
+            detach(exc)
             return exc.status, render_error(exc)
         if isinstance(exc, (ClientGone, GeneratorExit)):
             return 499, b""
         # A bug of ours after the first byte: the client still learns the answer failed.
         log.exception("request %s failed inside the gateway", run.call.id)
+        detach(exc)
         return 500, render_error(GatewayError("The gateway failed while handling this request.", code="internal_error"))
 
     def _closed(self, run: RelayRun, renderer: Renderer, status: int) -> None:

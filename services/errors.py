@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 
@@ -133,3 +134,36 @@ TELLING = (RateLimited, UpstreamUnavailable, UpstreamTimeout, UpstreamError, Pay
 def telling_rank(error: GatewayError) -> int:
     """How well a client can act on the error (lower is better)."""
     return next((i for i, cls in enumerate(TELLING) if type(error) is cls), len(TELLING))
+
+
+# A generator's frame is never cleared here: clearing a suspended one would close its generator.
+_GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def clear_frames(error: BaseException) -> None:
+    """Empty the finished frames on the tracebacks of an error and of the errors it was raised during: a
+    frame that keeps one of them in a local (urllib3's urlopen does) is a cycle only the cyclic collector
+    frees (docs/serving.md). The tracebacks still print; running frames and generators are left alone."""
+    pending, seen = [error], set()
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            if not tb.tb_frame.f_code.co_flags & _GENERATOR_FLAGS:
+                try:
+                    tb.tb_frame.clear()
+                except RuntimeError:
+                    pass  # still running: its locals go when it returns
+            tb = tb.tb_next
+        pending += (exc.__cause__, exc.__context__)
+
+
+def detach(error: BaseException) -> BaseException:
+    """Keep an error for its class, message and status only: its frames cleared and its traceback and the
+    errors it was raised during let go, so that a failure that is recorded or handed on holds no cycle."""
+    clear_frames(error)
+    error.__traceback__ = error.__cause__ = error.__context__ = None
+    return error

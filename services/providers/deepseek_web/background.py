@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from services import abortable
+from services.errors import GatewayError, detach
 
 
 class Background:
@@ -19,7 +20,11 @@ class Background:
     def _run(self, fn, args) -> None:
         try:
             self._result = fn(*args)
-        except Exception as exc:  # re-raised by result()
+        except GatewayError as exc:  # re-raised by result(), if anyone asks
+            # Without its traceback: a frame on it leads back to this one, whose `self` holds the error (a
+            # cycle, when the attempt fails first elsewhere and nobody asks for this result).
+            self._error = detach(exc)
+        except Exception as exc:  # a bug of ours: its traceback is kept for the log
             self._error = exc
 
     def result(self):

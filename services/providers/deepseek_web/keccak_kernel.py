@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
 import struct
 
 import wasmtime
@@ -117,6 +118,13 @@ class Kernel:
         config.parallel_compilation = False  # it compiles in a few ms: no thread pool left in every worker
         self.engine = wasmtime.Engine(config)
         self.module = wasmtime.Module(self.engine, module_text())
+        # wasmtime passes each call's buffers (imports, arguments, results, memory) as ctypes arrays whose types
+        # it makes on each call; ctypes keeps array types weakly, and a type is a reference cycle, so each call
+        # left some to the cyclic collector. Held here, the ones our calls use are made once.
+        ffi = getattr(wasmtime, "_ffi", None)  # its internals: a wasmtime that renamed them only loses this
+        sizes = ((getattr(ffi, "wasmtime_val_t", None), (0, 1, 3)), (getattr(ffi, "wasmtime_extern_t", None), (0,)),
+                 (ctypes.c_ubyte, (32, TARGET, DIGEST)))
+        self._array_types = [item * n for item, counts in sizes if item is not None for n in counts]
         atexit.register(self.close)  # else they are freed after shutdown has torn down wasmtime's bindings
 
     def close(self) -> None:
