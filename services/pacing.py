@@ -65,6 +65,11 @@ class PaceBook(Protocol):
     def history(self, key: str) -> dict:
         """The account's remembered mutes and bans (empty when none)."""
 
+    def checked_start(self, key: str, now: float, budgets: tuple[int, int], reduced: tuple[int, int], wall: float,
+                      count: bool) -> tuple[dict, str, float]:
+        """The account's history and, in the same step, start() under `budgets`, or under `reduced` while the
+        history's penalty lasts past `wall` (one round trip on Redis)."""
+
     def record(self, key: str, history: dict, seconds: float) -> None:
         """Keep the account's history for `seconds`."""
 
@@ -118,6 +123,13 @@ class MemoryPaceBook:
             expires, history = self._history.get(key, (0.0, {}))
             return dict(history) if expires > time.time() else {}
 
+    def checked_start(self, key: str, now: float, budgets: tuple[int, int], reduced: tuple[int, int], wall: float,
+                      count: bool) -> tuple[dict, str, float]:
+        """The account's history, and start() under the budgets it calls for."""
+        history = self.history(key)
+        hourly, daily = reduced if (history.get("penalty_until") or 0.0) > wall else budgets
+        return (history, *self.start(key, now, hourly, daily, count))
+
     def record(self, key: str, history: dict, seconds: float) -> None:
         """Keep the history for `seconds` (the longest a penalty lasts, and a month more)."""
         with self._lock:
@@ -137,27 +149,31 @@ class AccountCare:
         a lease that never sends its answer (a refused session or challenge) spends no budget."""
         if not self.applies(token):
             return None
-        history = self.book.history(key)
+        history, verdict, until = self._checked(key, count=False)
         mute = history.get("last_mute") or {}
         if mute.get("until") and mute["until"] > self.wall():
             # Known muted (from a refusal or users/current): nothing is sent before the mute ends.
             return Hold(self._pool_time(mute["until"]), mute.get("cause") or f"{token.provider}: account "
                         f"{token.ref} is muted.", "Forbidden", 403, "account_muted")
-        return self._start(key, token, history, count=False)
+        return self._held(token, history, verdict, until)
 
     def started(self, key: str, token: Token) -> Hold | None:
         """The answer's request is about to go out: count it (None), or what holds the account back since
         its lease was granted (another answer on it ended or started meanwhile); then nothing is sent."""
         if not self.applies(token):
             return None
-        return self._start(key, token, self.book.history(key), count=True)
+        return self._held(token, *self._checked(key, count=True))
 
-    def _start(self, key: str, token: Token, history: dict, count: bool) -> Hold | None:
-        """Ask the book whether an answer may start now (counting it when `count`)."""
-        hourly, daily = self.budgets(history)
-        verdict, until = self.book.start(key, self.clock(), hourly, daily, count)
+    def _checked(self, key: str, count: bool) -> tuple[dict, str, float]:
+        """The account's history, and whether an answer may start now under its budgets (counted when `count`)."""
+        return self.book.checked_start(key, self.clock(), self.budgets({}), self.budgets({"penalty_until": math.inf}),
+                                       self.wall(), count)
+
+    def _held(self, token: Token, history: dict, verdict: str, until: float) -> Hold | None:
+        """The hold a verdict of the book makes (None: the answer may start)."""
         if verdict == "ok":
             return None
+        hourly, daily = self.budgets(history)
         return Hold(until, f"{token.provider}: account {token.ref} is paced: " + self._why(verdict, hourly, daily,
                                                                                          history))
 

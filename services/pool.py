@@ -190,12 +190,13 @@ class TokenPool:
     def _answer_ended(self, token: Token) -> None:
         """Start the account's gap after an answer, unless a longer rest already holds it back."""
         hold = self.care.ended(self._key(token), token) if self.care is not None else None
-        if hold is not None and self._store.get(self._key(token)).unusable_until < hold.until:
-            self._hold(token, hold)
+        health = self._store.get(self._key(token)) if hold is not None else None
+        if health is not None and health.unusable_until < hold.until:
+            self._hold(token, hold, health)
 
-    def _hold(self, token: Token, hold) -> None:
-        """Rest the account until the pace allows it, keeping its count of rate limits."""
-        strikes = self._store.get(self._key(token)).strikes
+    def _hold(self, token: Token, hold, health: Health | None = None) -> None:
+        """Rest the account until the pace allows it, keeping its count of rate limits (`health`: as just read)."""
+        strikes = (health or self._store.get(self._key(token))).strikes
         self._store.put(self._key(token), Health(hold.until, "paced", strikes, hold.status, hold.cause, hold.message,
                                           hold.code))
 
@@ -217,16 +218,22 @@ class TokenPool:
         """Seconds until the token may be used again (0 when it may now)."""
         return max(0.0, self._store.get(self._key(token)).unusable_until - self._clock())
 
-    def _next_ready(self, tokens: list[Token]) -> float:
-        """When the first of the tokens that are resting becomes usable (far away when none rests)."""
+    def _next_ready(self, tokens: list[Token], seen: dict[Token, Health] | None = None) -> float:
+        """When the first of the tokens that are resting becomes usable (far away when none rests); `seen`: their
+        health as just read, else it is read from the store."""
         now = self._clock()
-        ends = [u for u in (self._store.get(self._key(t)).unusable_until for t in tokens) if u > now]
+        ends = [u for u in (self._health(t, seen).unusable_until for t in tokens) if u > now]
         return min(ends, default=now + 3600.0)
 
-    def _refuse_if_none_ready_by(self, tokens: list[Token], deadline: float) -> None:
+    def _health(self, token: Token, seen: dict[Token, Health] | None) -> Health:
+        """The token's health as just read (`seen`), else from the store."""
+        return seen[token] if seen is not None and token in seen else self._store.get(self._key(token))
+
+    def _refuse_if_none_ready_by(self, tokens: list[Token], deadline: float,
+                                 seen: dict[Token, Health] | None = None) -> None:
         """Refuse when no token can be used by the deadline: dead ones never, resting ones too late."""
         for t in tokens:
-            health = self._store.get(self._key(t))
+            health = self._health(t, seen)
             if health.unusable_until <= self._clock() or (health.state != "dead"
                                                           and health.unusable_until < deadline):
                 return

@@ -81,7 +81,11 @@ def state(request):
 
 @pytest.fixture
 def redis_url(redis_server):
-    """The test's Redis, emptied first, and known to hold no slot (a real first start waits a lease time)."""
+    """The test's Redis, emptied first, and known to hold no slot (a real first start waits a lease time); every
+    script the test sends must keep its keys in one Redis Cluster slot (hash tags), so it also runs on a cluster."""
+    from tests.fakes.redis_calls import watching
     redis_server.flush()
     redis_server.mark_fresh()
-    return redis_server.url
+    with watching() as calls:
+        yield redis_server.url
+    assert not calls.cross_slot, f"scripts whose keys span Redis Cluster slots: {calls.cross_slot[:3]}"

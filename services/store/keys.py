@@ -11,8 +11,14 @@ from typing import Callable
 
 from services.credentials import Token
 
-# Where a generated state secret is kept in Redis, so every worker and instance derives the same keys.
-REDIS_SECRET_KEY = "freeseek:state-secret"
+# The token pool's keys in Redis (leases, queues, health, the first-start marker): the hash tag {pool} keeps
+# them in one Redis Cluster slot, so the pool's scripts work on a cluster.
+POOL_PREFIX = "freeseek:{pool}:"
+# Where a generated state secret is kept in Redis, so every worker and instance derives the same keys (in the
+# pool's slot: the acquire script checks it).
+REDIS_SECRET_KEY = POOL_PREFIX + "state-secret"
+# Set to 0 on a Redis known to hold no slot (a test's or a bench's just started): no first-start wait.
+LEASES_READY_KEY = POOL_PREFIX + "leases-ready"
 
 
 class StateKeys:

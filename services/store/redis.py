@@ -15,6 +15,7 @@ import redis
 from services.credentials import Token
 from services.store.health import Health
 from services.store import StoreUnavailable
+from services.store.keys import POOL_PREFIX
 
 log = logging.getLogger("freeseek")
 
@@ -78,10 +79,15 @@ class RedisValues:
         return json.loads(raw) if raw is not None else None
 
 
+def health_from(raw: str | None) -> Health:
+    """A token's health as stored ('' or None: healthy)."""
+    return Health(**json.loads(raw)) if raw else Health()
+
+
 class RedisHealth:
     """Token health seen by every worker (times are wall-clock seconds, the same on every host)."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "freeseek:health:"):
+    def __init__(self, client: redis.Redis, prefix: str = POOL_PREFIX + "health:"):
         self.client, self.prefix = client, prefix
 
     def get(self, key: str) -> Health:
@@ -89,7 +95,7 @@ class RedisHealth:
         raw = None
         with best_effort("read a token's health"):
             raw = self.client.get(self.prefix + key)
-        return Health(**json.loads(raw)) if raw else Health()
+        return health_from(raw)
 
     def put(self, key: str, health: Health) -> None:
         """Remember the token's health for every worker; a healthy token leaves no key."""

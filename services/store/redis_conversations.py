@@ -24,6 +24,30 @@ for _, id in ipairs(due) do
 end
 return out
 """
+# A remembered turn counts only while its session does (one round trip: the session's key is read from the turn).
+_MATCH = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+if redis.call('EXISTS', ARGV[1] .. cjson.decode(raw).session) == 0 then return false end
+return raw
+"""
+# Mark a session busy, and push its deletion past the longest an answer may hold it.
+_BUSY = """
+if redis.call('HINCRBY', KEYS[1], 'busy', 1) > 0 then redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2]) end
+return 0
+"""
+# Mark a session idle (when it is still tracked): once no answer holds it, its idle time starts.
+_IDLE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], 'busy', -1) <= 0 then
+  redis.call('HSET', KEYS[1], 'busy', 0)
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2])
+end
+return 1
+"""
+# Every key of one provider's conversations carries the prefix's hash tag ({deepseek-web}): the scripts, which
+# read session keys they learn inside, stay in one Redis Cluster slot.
+
 # Busy sessions are scheduled no earlier than this after their last use: a worker killed mid-answer never
 # releases its session, which must still be deleted some day.
 BUSY_BOUND_SECONDS = 3600.0
@@ -34,9 +58,10 @@ class RedisConversations:
 
     shared = True   # every worker runs the janitor: a session outlives the worker that made it
 
-    def __init__(self, client: redis.Redis, idle_seconds: float, prefix: str = "freeseek:web:"):
+    def __init__(self, client: redis.Redis, idle_seconds: float, prefix: str = "freeseek:{web}:"):
         self.client, self.idle_seconds, self.prefix = client, idle_seconds, prefix
         self._pop_idle = client.register_script(_POP_IDLE)
+        self._match, self._busy, self._idle = map(client.register_script, (_MATCH, _BUSY, _IDLE))
         self._schedule = prefix + "idle"
         # A turn outlives its session by nothing: match() checks the session, expiry only collects garbage.
         self._turn_seconds = int(idle_seconds + BUSY_BOUND_SECONDS)
@@ -53,12 +78,11 @@ class RedisConversations:
         if len(messages) < 3 or messages[-1].get("role") != "user":
             return None
         with required("a resent conversation could not be looked up"):
-            raw = self.client.get(self.prefix + "turn:" + fingerprint(messages[:-1]))
-            if raw is None:
-                return None
-            value = json.loads(raw)
-            if not self.client.exists(self._session_key(value["session"])):
-                return None
+            raw = self._match(keys=[self.prefix + "turn:" + fingerprint(messages[:-1])],
+                              args=[self.prefix + "session:"])
+        if raw is None:
+            return None
+        value = json.loads(raw)
         return Turn(value["session"], value["message"], token_from(value["token"]))
 
     def owner(self, session_id: str) -> Token | None:
@@ -78,18 +102,14 @@ class RedisConversations:
     def acquire(self, session_id: str) -> None:
         """Mark a session in use, so it is not deleted under a running answer."""
         with best_effort("mark a session busy"):
-            if self.client.hincrby(self._session_key(session_id), "busy", 1) > 0:
-                self.client.zadd(self._schedule, {session_id: time.time() + BUSY_BOUND_SECONDS}, xx=True)
+            self._busy(keys=[self._session_key(session_id), self._schedule],
+                       args=[time.time() + BUSY_BOUND_SECONDS, session_id])
 
     def release(self, session_id: str) -> None:
         """Mark a session no longer in use; its idle time starts now."""
         with best_effort("mark a session idle"):
-            key = self._session_key(session_id)
-            if not self.client.exists(key):
-                return
-            if self.client.hincrby(key, "busy", -1) <= 0:
-                self.client.hset(key, "busy", 0)
-                self.client.zadd(self._schedule, {session_id: time.time() + self.idle_seconds}, xx=True)
+            self._idle(keys=[self._session_key(session_id), self._schedule],
+                       args=[time.time() + self.idle_seconds, session_id])
 
     def pop_idle(self) -> list[Session]:
         """Forget and return the sessions idle for longer than the idle time, each to exactly one caller."""

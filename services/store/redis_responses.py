@@ -72,7 +72,9 @@ return 1
 class RedisResponses:
     """StoredResponses shared by every worker and instance, bounded as MemoryResponses is."""
 
-    def __init__(self, client: redis.Redis, bounds: ResponseBounds, prefix: str = "freeseek:responses:"):
+    # The hash tag {responses} keeps every key the script builds in one Redis Cluster slot; the script names its
+    # `order` key so a cluster client routes it to that slot's node.
+    def __init__(self, client: redis.Redis, bounds: ResponseBounds, prefix: str = "freeseek:{responses}:"):
         self.client, self.bounds, self.prefix = client, bounds, prefix
         self._put = client.register_script(_PUT)
 
@@ -80,7 +82,7 @@ class RedisResponses:
         """Keep the value, evicting as the bounds say (raises StoreUnavailable when Redis cannot be reached)."""
         b = self.bounds
         with required("the response could not be stored"):
-            kept = self._put(args=[self.prefix, caller, response_id, encoded(value), int(time.time() * 1000),
+            kept = self._put(keys=[self.prefix + "order"], args=[self.prefix, caller, response_id, encoded(value), int(time.time() * 1000),
                                    max(1, int(b.seconds * 1000)), b.max, b.max_bytes, b.caller_max,
                                    b.caller_max_bytes])
         return bool(kept)

@@ -65,7 +65,7 @@ class SharedState:
             return Conversations(self.settings.web_session_idle_seconds)
         from services.store.redis_conversations import RedisConversations
         return RedisConversations(self.client, self.settings.web_session_idle_seconds,
-                                  prefix=f"freeseek:{provider}:")
+                                  prefix=f"freeseek:{{{provider}}}:")   # the hash tag: one slot
 
     def recollection(self, provider: str) -> Recollection:
         """What tool emulation remembers between rounds, for one provider."""

@@ -11,6 +11,8 @@ import time
 import pytest
 import redis
 
+from services.store.keys import LEASES_READY_KEY
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -67,7 +69,7 @@ class RedisServer:
         """Say the emptied store holds no slot anywhere (a test knows it; a gateway cannot, and waits a lease
         time after finding it empty): slots are granted at once."""
         client = redis.Redis(port=self.port)
-        client.set("freeseek:leases-ready", 0)
+        client.set(LEASES_READY_KEY, 0)
         client.close()
 
     def flush(self) -> None:
