@@ -42,10 +42,16 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """On SIGTERM, let answers finish within the grace period and cancel the rest (services/gateway.py)."""
+    """On SIGTERM, let answers finish within the grace period and cancel the rest (services/gateway.py); with
+    FREESEEK_GC_LOG, log the collector's pauses."""
     gateway = worker.wsgi.extensions.get("freeseek") if hasattr(worker.wsgi, "extensions") else None
     if gateway is not None:
         gateway.watch_shutdown(lambda: worker.alive, worker.cfg.graceful_timeout)
+    # Opt-in: the collector's pauses and the open streams of this worker, a line a second (services/gc_watch.py).
+    gc_log = os.environ.get("FREESEEK_GC_LOG", "").strip()
+    if gc_log and gateway is not None:
+        from services import gc_watch
+        gc_watch.start(gc_log, lambda: gc_watch.gauge_total(gateway.metrics.streams_open))
 
 
 def worker_exit(server, worker):

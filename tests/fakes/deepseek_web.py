@@ -141,6 +141,8 @@ class FakeWebChat(FileStore, LoopbackServer):
             return w.biz_error(5, "user is muted", {"mute_until": account.mute_until})
         if account.state == "overloaded":
             return w.envelope(account.overload_code, "Service is overloaded, please try again later")
+        if account.state == "server_error":
+            return Response("Bad Gateway", 502, mimetype="text/plain")  # an HTML page would read as a WAF block
         return None
 
     def _muted(self, account: Account) -> bool:

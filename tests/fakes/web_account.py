@@ -13,7 +13,8 @@ class Account:
 
     # What the account is. On every call: "dead" (code 40003), "banned" (biz_code 10), "risk" (biz_code 11),
     # "blocked" (HTML 403), "waf" (HTTP 202 + x-amzn-waf-action) and "challenge" (cf-mitigated). On completions and
-    # continues: "muted" (biz_code 5 + mute_until), "overloaded" (code `overload_code`), "busy" (the 频率过快 text).
+    # continues: "muted" (biz_code 5 + mute_until), "overloaded" (code `overload_code`), "busy" (the 频率过快 text),
+    # "server_error" (a plain-text 502).
     # On completions: "pow_once" / "pow_always" (40301 on the first / every one, even for a right answer) and
     # "unsupported" (an unsupported_client_by_model refusal in the stream). "ok" answers.
     state: str = "ok"
