@@ -1,4 +1,5 @@
-"""Run every benchmark: `python -m bench` (full, several minutes) or `python -m bench --quick` (under a minute)."""
+"""Run every benchmark: `python -m bench` (full, several minutes) or `python -m bench --quick` (under a minute);
+`python -m bench --soak [MINUTES]` runs the soak alone."""
 
 from gevent import monkey
 
@@ -12,9 +13,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench import footprint, report, scenarios, sieve_scale, tool_calls  # noqa: E402
+from bench import footprint, report, scenarios, sieve_scale, soak, soak_report, store_cost, tool_calls  # noqa: E402
 from bench.client import quiet_collector  # noqa: E402
-from bench.contestants import ROOT, start_bare, start_gateway, start_litellm, start_upstream  # noqa: E402
+from bench.contestants import ROOT, start_bare, start_gateway, start_litellm, start_redis, start_upstream  # noqa: E402
 
 # load_requests (or as many as load_seconds allow LiteLLM) make seconds of worker CPU: a steady per-request figure.
 FULL = {"latency_requests": 1000, "load_concurrency": 32, "load_requests": 3000, "load_seconds": 30,
@@ -51,6 +52,12 @@ def main() -> None:
                         help="measure a fresh install of requirements.txt (default: in full runs)")
     parser.add_argument("--only", choices=["tools"], help="run only this scenario and merge its figures into the "
                                                           "results.json already in --out")
+    parser.add_argument("--soak", type=float, nargs="?", const=30, metavar="MINUTES",
+                        help="run only the soak (bench/soak.py) for MINUTES (default 30) and merge it into the "
+                             "results.json in --out (default: docs/ for 30 minutes or more, else a temporary folder)")
+    parser.add_argument("--soak-warmup", type=float, default=5, metavar="MINUTES",
+                        help="the soak's warm-up, not judged for growth (default 5; at most half the run)")
+    parser.add_argument("--soak-clients", type=int, default=100, help="the soak's concurrent clients (default 100)")
     parser.add_argument("--out", help="folder for results.json, benchmarks.md and plots (default: docs/ for "
                                       "full runs, a temporary folder for quick ones)")
     args = parser.parse_args()
@@ -61,11 +68,20 @@ def main() -> None:
     use_litellm = (not args.quick) if args.litellm is None else args.litellm
     measure_install = (not args.quick) if args.install_size is None else args.install_size
     out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else ROOT / "docs")
+    if args.soak:
+        if not args.out:  # a shorter soak is a smoke run: its figures stay out of docs/
+            out = ROOT / "docs" if args.soak >= 30 else Path(tempfile.mkdtemp(prefix="soak-"))
+        results = _existing(out, "soak only", config)
+        print(f"soak: {args.soak:g} minutes, {args.soak_clients} clients...", flush=True)
+        results["soak"] = soak.run(args.soak, args.soak_warmup, args.soak_clients,
+                                   Path(tempfile.mkdtemp(prefix="soak-run-")))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+        soak_report.update(results["soak"], out)  # its section only: the rest of benchmarks.md stays as it was
+        print("\n".join(soak_report.verdict(results["soak"])) + f"\nresults in {out}")
+        return
     if args.only == "tools":
-        existing = out / "results.json"
-        results = json.loads(existing.read_text()) if existing.exists() else {
-            "mode": "tools only", "config": config, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+        results = _existing(out, "tools only", config)
         print("tool calling...", flush=True)
         results["tools"] = tool_calls.run(config["tool_stride"])
         print("large tool-call arguments...", flush=True)
@@ -80,7 +96,10 @@ def main() -> None:
     try:
         upstream = start_upstream(workdir)
         running.append(upstream)
-        proxies = [start_bare(workdir, upstream), start_gateway(workdir, upstream)]
+        redis = start_redis(workdir)   # for freeseek on Redis with 2 workers, beside the single worker
+        running.append(redis)
+        proxies = [start_bare(workdir, upstream), start_gateway(workdir, upstream),
+                   start_gateway(workdir, upstream, redis=redis)]
         running += proxies
         if use_litellm:
             print("starting LiteLLM (its virtual environment is created on first use)...", flush=True)
@@ -95,7 +114,7 @@ def main() -> None:
             results.setdefault("load", {})[mode] = {c.name: scenarios.load(
                 c, config["load_concurrency"], config["load_requests"], stream, config["load_seconds"])
                 for c in proxies}
-        for proxy in proxies:
+        for proxy in proxies + [redis]:
             proxy.stop()
             running.remove(proxy)
         for n in config["streams"]:
@@ -105,6 +124,8 @@ def main() -> None:
         if measure_install:
             print("footprint: a fresh install of requirements.txt...", flush=True)
             results["footprint"]["install"] = footprint.install_size(workdir)
+        print("shared store: state calls per request, memory and Redis...", flush=True)
+        results["store_cost"] = store_cost.run_apart(200 if args.quick else 2000)
         print("proof of work...", flush=True)
         results["pow"] = scenarios.proof_of_work(config["pow_runs"])
     finally:
@@ -136,8 +157,21 @@ def _slow_streams(n: int, config: dict, workdir: Path, upstream, running: list) 
     return rows
 
 
+def _existing(out: Path, mode: str, config: dict) -> dict:
+    """The results.json already in `out`, to merge one scenario into, or a new one."""
+    existing = out / "results.json"
+    return json.loads(existing.read_text()) if existing.exists() else {
+        "mode": mode, "config": config, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+
+
 def _write(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    previous = out / "results.json"
+    if "soak" not in results and previous.exists():  # the soak runs on its own: a later run keeps its figures
+        soak_before = json.loads(previous.read_text()).get("soak")
+        if soak_before:
+            results["soak"] = soak_before
     (out / "results.json").write_text(json.dumps(results, indent=2))
     report.write(results, out)
     print(report.verdicts(results))

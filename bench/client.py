@@ -65,11 +65,9 @@ class Connection:
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         return data
 
-    def pieces(self):
-        """Read one response; yield its body pieces as they arrive (status and headers checked first)."""
+    def head(self) -> tuple[int, dict[str, str]]:
+        """Read a response's status code and headers (names in lower case)."""
         status = self._line()
-        if b" 200 " not in status + b" ":
-            raise HttpError(status.decode(errors="replace"))
         headers = {}
         while True:
             line = self._line()
@@ -77,6 +75,18 @@ class Connection:
                 break
             name, _, value = line.decode().partition(":")
             headers[name.strip().lower()] = value.strip()
+        parts = status.split(b" ", 2)
+        return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), headers
+
+    def pieces(self):
+        """Read one response; yield its body pieces as they arrive (status and headers checked first)."""
+        status, headers = self.head()
+        if status != 200:
+            raise HttpError(f"HTTP {status}")
+        yield from self.body(headers)
+
+    def body(self, headers: dict[str, str]):
+        """Yield a response's body pieces as they arrive, once its head is read."""
         if "content-length" in headers:
             yield self._exactly(int(headers["content-length"]))
             return

@@ -66,6 +66,16 @@ class Contestant:
     process: subprocess.Popen | None = None
     log: Path | None = None
 
+    helpers: tuple[int, ...] = ()   # processes it needs that serve its requests too (its Redis)
+
+    @property
+    def server_pids(self) -> list[int]:
+        """Every process that serves its requests: gunicorn's workers (not its master) and its helpers."""
+        if self.process is None:
+            raise RuntimeError("no process")
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return ([int(c) for c in children] or [self.process.pid]) + list(self.helpers)
+
     @property
     def server_pid(self) -> int:
         """The process that serves requests (gunicorn's worker, not its master)."""
@@ -106,16 +116,42 @@ def start_bare(workdir: Path, upstream: Contestant) -> Contestant:
                            f"127.0.0.1:{port}", "bench.bare_relay:app"], env, workdir, port, "bench", 30)
 
 
-def start_gateway(workdir: Path, upstream: Contestant, web_url: str | None = None) -> Contestant:
+def start_gateway(workdir: Path, upstream: Contestant, web_url: str | None = None,
+                  redis: Contestant | None = None) -> Contestant:
     """freeseek under gunicorn with one gevent worker, its ollama provider pointed at the upstream (and its
-    deepseek-web provider at a fake web chat, given one)."""
+    deepseek-web provider at a fake web chat, given one); given a Redis, two workers sharing their state there."""
     providers = workdir / "providers.toml"
     providers.write_text(f'[providers.ollama]\nbase_url = "http://127.0.0.1:{upstream.port}/v1"\n' +
                          (f'[providers.deepseek-web]\nbase_url = "{web_url}"\n' if web_url else ""))
     port = free_port()
     env = {"FREESEEK_PROVIDERS_FILE": str(providers), "WEB_CONCURRENCY": "1"}
-    return _start("freeseek", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b",
-                               f"127.0.0.1:{port}", "wsgi:app"], env, workdir, port, "ollama:bench", 30)
+    name = "freeseek"
+    if redis is not None:
+        name, env["WEB_CONCURRENCY"] = REDIS_GATEWAY, "2"
+        env["FREESEEK_REDIS_URL"] = f"redis://127.0.0.1:{redis.port}/0"
+    gateway = _start(name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b",
+                            f"127.0.0.1:{port}", "wsgi:app"], env, workdir, port, "ollama:bench", 30)
+    if redis is not None:
+        gateway.helpers = (redis.process.pid,)
+    return gateway
+
+
+# The contestant that runs freeseek as it scales out: two gevent workers sharing leases and health in Redis.
+REDIS_GATEWAY = "freeseek-redis-2w"
+
+
+def start_redis(workdir: Path) -> Contestant:
+    """A redis-server without persistence on a free port, known to hold no slot (no first-start wait)."""
+    import redis
+
+    from services.store.keys import LEASES_READY_KEY
+    port = free_port()
+    server = _start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], {}, workdir, port, "", 15)
+    client = redis.Redis(port=port)
+    client.set(LEASES_READY_KEY, 0)
+    client.close()
+    return server
 
 
 def litellm_python(venv: Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import sieve_scale
+from bench import sieve_scale, soak_report
 from bench.plots import plot
 
 # The speed-and-footprint issue's goals, all for freeseek.
@@ -43,6 +43,16 @@ def stream_rows(results: dict) -> dict[int, dict[str, dict]]:
     return rows
 
 
+def stream_runs(results: dict) -> list[tuple[int, dict[str, dict]]]:
+    """Each slow-stream run in order (a size may be run more than once), its rows by contestant."""
+    runs: list[tuple[int, dict[str, dict]]] = []
+    for row in results.get("slow_streams", []):
+        if not runs or runs[-1][0] != row["streams"] or row["contestant"] in runs[-1][1]:
+            runs.append((row["streams"], {}))
+        runs[-1][1][row["contestant"]] = row
+    return runs
+
+
 def _added_open_p99(pair: dict, name: str) -> float | None:
     """A contestant's per-chunk delay p99 once all streams were open, less the direct floor's."""
     row, direct = pair.get(name), pair.get("direct")
@@ -76,17 +86,23 @@ def _load_lines(results: dict) -> list[str]:
 
 
 def _stream_lines(results: dict) -> list[str]:
-    lines = []
-    for n, pair in sorted(stream_rows(results).items()):
+    lines, runs = [], stream_runs(results)
+    for n, pair in runs:
         gw = pair.get("freeseek")
         if not gw:
             continue
-        delay = _added_open_p99(pair, "freeseek")
+        delay, bare_delay = _added_open_p99(pair, "freeseek"), _added_open_p99(pair, "bare")
         checks = [f"0 errors: {_met(gw['errors'] == 0)}"]
         if n <= STREAM_KIB_UP_TO:
             checks.append(f"<= {STREAM_KIB} KiB per stream: {_met(gw['rss_per_stream_kb'] <= STREAM_KIB)}")
         if delay is not None:
             checks.append(f"<= {STREAM_DELAY_MS} ms: {_met(delay <= STREAM_DELAY_MS)}")
+        if delay is not None and bare_delay is not None:
+            checks.append(f"within {STREAM_DELAY_MS} ms of bare: {_met(delay - bare_delay <= STREAM_DELAY_MS)}")
+        repeats = [m for m, _ in runs].count(n)
+        if repeats > 1:
+            nth = sum(1 for m, p in runs[:runs.index((n, pair)) + 1] if m == n)
+            n = f"{n} (run {nth} of {repeats})"
         line = (f"- {n} slow streams on one worker: freeseek {gw['errors']} errors, {_ms(gw['rss_per_stream_kb'])} "
                 f"KiB RSS per open stream, added per-chunk delay p99 once all were open {_ms(delay)} ms")
         bare = pair.get("bare")
@@ -116,6 +132,11 @@ def _footprint_lines(results: dict) -> list[str]:
 def verdicts(results: dict) -> str:
     """Where we stand against each target of the speed-and-footprint issue (and the PoW and tool targets)."""
     lines = _latency_lines(results) + _load_lines(results) + _stream_lines(results) + _footprint_lines(results)
+    cost = results.get("store_cost")
+    if cost and cost.get("redis_us") is not None:
+        added = cost["redis_us"] - cost["memory_us"]
+        lines.append(f"- the shared store (Redis, loopback) adds {added:.0f} us and {cost['round_trips']} round trips "
+                     f"to a continued web request's state calls (target <= 300 us: {_met(added <= 300)})")
     pow_ = results.get("pow")
     if pow_:
         lines.append(f"- proof of work, worst case: solver {pow_['solver_s']:.3f} s vs hashlib loop "
@@ -134,7 +155,7 @@ def verdicts(results: dict) -> str:
                          f"{drift['call_answers']} call answers recovered, {drift['leaked']} leaked, "
                          f"{drift['false_calls']} false calls in {drift['text_answers']} look-alikes "
                          f"(target 100 % / 0 / 0: {_met(met)})")
-    return "\n".join(lines)
+    return "\n".join(lines + soak_report.verdict(results.get("soak")))
 
 
 def _measure_lines(results: dict) -> list[str]:
@@ -208,6 +229,27 @@ def _footprint_section(footprint: dict | None) -> list[str]:
     return lines
 
 
+# bench.store_cost on main before the Redis round-trip work (commit ce34cee, idle machine, 2026-12-07 06:30 UTC;
+# that one_request made one conversation look-up, this one makes the two a real request makes).
+STORE_COST_BEFORE = "memory 20 us, Redis 1871 us (+1851 us), about 14 round trips"
+
+
+def _store_cost_section(cost: dict | None) -> list[str]:
+    """What the shared store adds to one request: memory against Redis, and Redis's round trips."""
+    if not cost or cost.get("redis_us") is None:
+        return []
+    return ["", "## Shared store cost per request (Redis mode)", "",
+            "`python -m bench.store_cost`: the state calls of one continued web request (conversation look-up, "
+            "lease, look-up again, session busy, turn remembered, session idle, success, release; pace off), "
+            f"median of {cost['requests']}, against the in-memory store and a local redis-server over loopback.", "",
+            f"- now: memory {cost['memory_us']:.0f} us, Redis {cost['redis_us']:.0f} us "
+            f"(+{cost['redis_us'] - cost['memory_us']:.0f} us), {cost['round_trips']} round trips "
+            f"(target <= +300 us: {_met(cost['redis_us'] - cost['memory_us'] <= 300)})",
+            f"- before (issue 26): {STORE_COST_BEFORE}",
+            "- round trips through the app (tests/unit/test_redis_round_trips.py): an API request 2 (was 6), a "
+            "continued web request with its pace 9 (was 21)"]
+
+
 def write(results: dict, out: Path) -> None:
     """Write benchmarks.md and, when matplotlib is installed, the plots beside it."""
     lines = [f"# Benchmarks ({results['mode']} run, {results['started']})", "",
@@ -215,10 +257,11 @@ def write(results: dict, out: Path) -> None:
              f"{results['machine']['platform']}. Everything on loopback: the fake upstream (`bench/upstream.py`, "
              "*direct*), the bare relay (`bench/bare_relay.py`: Flask, `requests` and nothing else, under gunicorn "
              "with freeseek's gevent settings, the floor of our stack), the gateway (`gunicorn wsgi:app`, one "
-             "gevent worker), LiteLLM's proxy (one worker) and the load client (`bench/client.py`, gevent) share "
+             "gevent worker), the gateway scaled out (*freeseek-redis-2w*: two gevent workers sharing leases, queue "
+             "and health in a local redis-server; its CPU counts both workers and Redis), LiteLLM's proxy (one worker) and the load client (`bench/client.py`, gevent) share "
              "the machine. The load client and the fake upstream make their cyclic collector pass rarely "
              "(`quiet_collector` in bench/client.py), so their own pauses are not counted against a contestant; "
-             "the gateway and the bare relay keep Python's thresholds.", "", "## Against the targets", "",
+             "the gateway raises its own (wsgi.py), the bare relay keeps Python's.", "", "## Against the targets", "",
              verdicts(results), ""]
     lines += _measure_lines(results)
     pow_ = results.get("pow")
@@ -227,12 +270,22 @@ def write(results: dict, out: Path) -> None:
                   f"Solver: {pow_['solver_s']:.3f} s (median of {pow_['runs']}); a plain `hashlib.sha3_256` loop "
                   f"over the same 144000 inputs: {pow_['hashlib_loop_s']:.3f} s; first solve in a fresh process "
                   f"(importing and compiling the kernel): {pow_['first_solve_in_process_s']:.2f} s."]
+    lines += _store_cost_section(results.get("store_cost"))
     lines += _footprint_section(results.get("footprint"))
     lines += _tool_lines(results.get("tools"))
+    lines += soak_report.section(results.get("soak"), out)
+    lines += _by_hand(out / "benchmarks.md")
     if "latency" in results and plot(results, stream_rows(results), out, STREAM_KIB):
         lines += ["", "![latency](latency.png)", "", "![CPU per request](cpu.png)", "",
                   "![slow streams](slow_streams.png)"]
     (out / "benchmarks.md").write_text("\n".join(lines) + "\n")
+
+
+def _by_hand(page: Path) -> list[str]:
+    """The sections of the page so far whose heading says "(by hand": measured by their own commands, kept."""
+    text = page.read_text() if page.exists() else ""
+    kept = [part for part in text.split("\n## ")[1:] if "(by hand" in part.split("\n", 1)[0]]
+    return [line for part in kept for line in ["", *("## " + part.rstrip("\n")).split("\n")]]
 
 
 def _tool_lines(tools: dict | None) -> list[str]:
