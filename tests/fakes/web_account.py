@@ -14,7 +14,7 @@ class Account:
     # What the account is. On every call: "dead" (code 40003), "banned" (biz_code 10), "risk" (biz_code 11),
     # "blocked" (HTML 403), "waf" (HTTP 202 + x-amzn-waf-action) and "challenge" (cf-mitigated). On completions and
     # continues: "muted" (biz_code 5 + mute_until), "overloaded" (code `overload_code`), "busy" (the 频率过快 text),
-    # "server_error" (a plain-text 502).
+    # "server_error" (CloudFront's HTML error page, HTTP `error_status`).
     # On completions: "pow_once" / "pow_always" (40301 on the first / every one, even for a right answer) and
     # "unsupported" (an unsupported_client_by_model refusal in the stream). "ok" answers.
     state: str = "ok"
@@ -37,6 +37,7 @@ class Account:
     mute_where: str = "both"          # where users/current shows is_muted/mute_until: "chat", "top" or "both"
     overload_code: int = 1001         # the envelope code of "overloaded": 1001 or 1201
     challenge_status: int = 403       # the HTTP status of "challenge": 403 or 429
+    error_status: int = 502           # the HTTP status of "server_error": 500, 502, 503 or 504
     refusal_event: str = "data"       # an unsupported_client_by_model refusal as a "data" frame or a "toast" event
     expert_refused: bool = False      # model_type "expert" gets the unsupported_client_by_model refusal
     session_reply: str = "both"       # session create names the id as "id", "chat_session" (.id) or "both"

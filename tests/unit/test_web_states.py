@@ -112,6 +112,19 @@ def test_blocks_name_their_cause_and_fail_over(client, web, fake, state, words):
     assert chat(client, tokens="walltok,sk-after-wall").status_code == 200
 
 
+@pytest.mark.parametrize("error_status, status", [(500, 502), (502, 502), (503, 503), (504, 502)])
+def test_a_cdn_error_page_is_an_outage_that_fails_over_not_a_block(client, web, error_status, status):
+    web.account("downtok", state="server_error", error_status=error_status)
+    response = chat(client, tokens="downtok")
+    got, code, message = error(response)
+    assert got == status and code != "web_chat_blocked" and f"HTTP {error_status}" in message
+    assert "<" not in message and "not the account's fault" not in message
+    web.account("downtok2", state="server_error", error_status=error_status)
+    assert chat(client, tokens="downtok2,oktok").status_code == 200
+    check = client.post("/token/check", json={"token": "downtok"}).json
+    assert check["live"] is True  # rested for a moment, never set aside as dead
+
+
 @pytest.mark.parametrize("code", [1001, 1201])
 def test_overload_is_a_503_and_fails_over(client, web, code):
     web.account("fulltok", state="overloaded", overload_code=code)

@@ -92,8 +92,9 @@ class WebCalls:
             envelope = None
         if not isinstance(envelope, dict):
             if status >= 400:
-                raise classify_status(self.provider.name, token, status, content, headers,
-                                      self.settings.max_retry_after_seconds)
+                # A CDN's HTML error page says nothing a client can use: the status alone is the message.
+                raise classify_status(self.provider.name, token, status, b"" if kind == "text/html" else content,
+                                      headers, self.settings.max_retry_after_seconds)
             raise connection_failed(self.provider.name, "the web chat sent a reply that is not JSON")
         error = p.envelope_error(envelope)
         if error is not None and error[1] not in (p.KNOWN_CODES if error[0] == "code" else p.KNOWN_BIZ_CODES):
@@ -113,7 +114,9 @@ class WebCalls:
                    f"{headers.get(p.WAF_HEADER)}); DeepSeek blocks many IPs outside mainland China"
         if status in (403, 429) and headers.get(p.CHALLENGE_HEADER) == "challenge":
             return f"the site answered with a browser challenge (HTTP {status}) that a gateway cannot pass"
-        if "text/html" in headers.get("Content-Type", ""):
+        # An HTML page is a block below 500; at 500 and above it is the site's or its CDN's outage page
+        # (CloudFront's 502/503/504), which fails over and rests the account briefly like any 5xx.
+        if status < 500 and "text/html" in headers.get("Content-Type", ""):
             return f"the web chat answered with an HTML page (HTTP {status}): a WAF or region block " \
                    "(DeepSeek blocks many IPs outside mainland China)"
         return None
