@@ -47,6 +47,9 @@ class Settings:
     # account lease lives unless its holder renews it (a killed worker frees its accounts after this).
     redis_url: str = ""
     redis_lease_seconds: float = 10.0
+    # Redis connections per worker process for its short calls (a call past them waits for a free one), besides
+    # the one a process's pub/sub listener holds.
+    redis_max_connections: int = 32
     # The secret per-token and per-caller state is keyed under (HMAC-SHA256); empty: generated and kept in
     # Redis (or per process without Redis).
     state_secret: str = field(default="", repr=False)
@@ -178,6 +181,8 @@ class Settings:
             raise ConfigError("FREESEEK_COUNT_TOKENS_MAX_BYTES must be at least 1")
         if self.web_account_concurrency < 1:
             raise ConfigError("FREESEEK_WEB_ACCOUNT_CONCURRENCY must be at least 1")
+        if self.redis_max_connections < 1:
+            raise ConfigError("FREESEEK_REDIS_MAX_CONNECTIONS must be at least 1 (Redis connections per worker)")
 
 
 _ENV_NAMES = {"heartbeat": "FREESEEK_HEARTBEAT_SECONDS", "first_heartbeat": "FREESEEK_FIRST_HEARTBEAT_SECONDS",

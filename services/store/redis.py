@@ -24,10 +24,31 @@ log = logging.getLogger("freeseek")
 HEALTH_MEMORY_SECONDS = 3600
 
 
-def connect(url: str) -> redis.Redis:
-    """A client whose every call fails within seconds when Redis is gone (a 503, never a hang)."""
-    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, retry_on_timeout=False,
-                                health_check_interval=30, decode_responses=True)
+# Connections per process (FREESEEK_REDIS_MAX_CONNECTIONS): each call holds one for a round trip, so a few dozen
+# serve thousands of greenlets; a greenlet past the bound waits for a free one instead of opening one more.
+MAX_CONNECTIONS = 32
+# How long a call waits for a free connection before it fails as if Redis were away (the 503 of required()):
+# past a socket timeout or two of the calls ahead of it, Redis is too slow to wait for.
+POOL_WAIT_SECONDS = 5.0
+_CONNECTION = dict(socket_timeout=2.0, socket_connect_timeout=2.0, retry_on_timeout=False, health_check_interval=30,
+                   decode_responses=True)
+
+
+def connect(url: str, max_connections: int = MAX_CONNECTIONS, wait_seconds: float | None = None) -> redis.Redis:
+    """A client whose every call fails within seconds when Redis is gone or its connections all stay busy (a 503,
+    never a hang), on at most `max_connections` connections."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=POOL_WAIT_SECONDS if wait_seconds is None else wait_seconds,
+        **_CONNECTION)
+    return redis.Redis(connection_pool=pool)
+
+
+def subscriber(client: redis.Redis) -> redis.Redis:
+    """A client of one connection, beside `client`'s pool, for a pub/sub listener: a subscription holds its
+    connection for as long as it listens, which would take a slot from the short calls for good."""
+    shared = client.connection_pool
+    return redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=shared.connection_class, max_connections=1, **shared.connection_kwargs))
 
 
 @contextlib.contextmanager

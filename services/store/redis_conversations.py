@@ -8,7 +8,7 @@ import time
 import redis
 
 from services.credentials import Token
-from services.providers.deepseek_web.conversations import Session, Turn, fingerprint
+from services.providers.deepseek_web.conversations import Session, Turn, fingerprint, forget_after
 from services.store.redis import best_effort, required, token_fields, token_from
 
 # Take the idle sessions due by now: whoever removes one from the schedule is the one who deletes it.
@@ -31,14 +31,17 @@ if not raw then return false end
 if redis.call('EXISTS', ARGV[1] .. cjson.decode(raw).session) == 0 then return false end
 return raw
 """
-# Mark a session busy, and push its deletion past the longest an answer may hold it.
+# Mark a session busy, and push its deletion past the longest an answer may hold it; its record is kept for
+# the backstop time from now.
 _BUSY = """
 if redis.call('HINCRBY', KEYS[1], 'busy', 1) > 0 then redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 0
 """
 # Mark a session idle (when it is still tracked): once no answer holds it, its idle time starts.
 _IDLE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 if redis.call('HINCRBY', KEYS[1], 'busy', -1) <= 0 then
   redis.call('HSET', KEYS[1], 'busy', 0)
   redis.call('ZADD', KEYS[2], 'XX', ARGV[1], ARGV[2])
@@ -65,6 +68,9 @@ class RedisConversations:
         self._schedule = prefix + "idle"
         # A turn outlives its session by nothing: match() checks the session, expiry only collects garbage.
         self._turn_seconds = int(idle_seconds + BUSY_BOUND_SECONDS)
+        # The backstop: a session's record expires this long after its last use, and its place in the schedule
+        # goes once that long overdue, so sessions the janitor never takes (deletion off) do not stay forever.
+        self._forget_seconds = int(forget_after(idle_seconds))
 
     def remember(self, messages: list[dict], answer: str, turn: Turn) -> None:
         """Record that this conversation, with this answer appended, ended at `turn`."""
@@ -94,22 +100,25 @@ class RedisConversations:
     def created(self, session_id: str, token: Token) -> None:
         """Track a session the gateway created (and must delete once idle)."""
         with required("a new session could not be recorded"):
+            now = time.time()
             pipe = self.client.pipeline()
             pipe.hset(self._session_key(session_id), mapping={"token": json.dumps(token_fields(token)), "busy": 0})
-            pipe.zadd(self._schedule, {session_id: time.time() + self.idle_seconds})
+            pipe.expire(self._session_key(session_id), self._forget_seconds)
+            pipe.zadd(self._schedule, {session_id: now + self.idle_seconds})
+            pipe.zremrangebyscore(self._schedule, "-inf", now - self._forget_seconds)
             pipe.execute()
 
     def acquire(self, session_id: str) -> None:
         """Mark a session in use, so it is not deleted under a running answer."""
         with best_effort("mark a session busy"):
             self._busy(keys=[self._session_key(session_id), self._schedule],
-                       args=[time.time() + BUSY_BOUND_SECONDS, session_id])
+                       args=[time.time() + BUSY_BOUND_SECONDS, session_id, self._forget_seconds])
 
     def release(self, session_id: str) -> None:
         """Mark a session no longer in use; its idle time starts now."""
         with best_effort("mark a session idle"):
             self._idle(keys=[self._session_key(session_id), self._schedule],
-                       args=[time.time() + self.idle_seconds, session_id])
+                       args=[time.time() + self.idle_seconds, session_id, self._forget_seconds])
 
     def pop_idle(self) -> list[Session]:
         """Forget and return the sessions idle for longer than the idle time, each to exactly one caller."""

@@ -1,4 +1,5 @@
-"""Wake waiters in this process when any process frees a slot: one subscriber connection per process."""
+"""Wake waiters in this process when any process frees a slot: one subscriber connection per process, beside the
+bounded pool of the short calls."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 import time
 
 import redis
+
+from services.store.redis import subscriber
 
 log = logging.getLogger("freeseek")
 
@@ -40,7 +43,7 @@ class ReleaseBell:
     CANCEL_CHECK_SECONDS = 0.1
 
     def __init__(self, client: redis.Redis, channel: str):
-        self.client, self.channel = client, channel
+        self.client, self.channel = subscriber(client), channel
         self.subscribed = threading.Event()   # set while the listener receives: a test can wait for it
         self._waiting: dict[str, set[Waiting]] = {}
         self._lock = threading.Lock()
@@ -97,7 +100,7 @@ class ReleaseBell:
                         self._ring_all()   # a release while we were not listening is not missed
                     elif message is not None and message["type"] == "message":
                         self.ring(message["data"])
-                    if self._idle():
+                    if self._idle(pubsub):
                         return
             except (redis.RedisError, OSError) as exc:
                 self.subscribed.clear()
@@ -105,17 +108,18 @@ class ReleaseBell:
                     log.warning("shared store: release announcements lost (%s); waiters ask at their slow pace",
                                 type(exc).__name__)
                 lost = True
-                if self._idle():
+                if self._idle(pubsub):
                     return
                 time.sleep(1.0)   # Redis is away: try again at the waiters' own pace
             finally:
                 pubsub.close()
 
-    def _idle(self) -> bool:
+    def _idle(self, pubsub: redis.client.PubSub) -> bool:
         """Stop listening when no waiter is left here (the next waiter starts a listener again)."""
         with self._lock:
             if self._waiting:
                 return False
+            pubsub.close()   # now: the subscriber's one connection is free for the next listener
             self._listener = None
             self.subscribed.clear()
             return True

@@ -99,7 +99,7 @@ class FakeWebChat(FileStore, LoopbackServer):
                    ("POST", w.COMPLETION): lambda: self._completion(request, token, account, body),
                    ("POST", w.CONTINUE): lambda: self._continue(request, token, account, body),
                    ("POST", w.STOP_STREAM): lambda: self._stop(token, body),
-                   ("POST", w.DELETE_SESSION): lambda: self._delete(body),
+                   ("POST", w.DELETE_SESSION): lambda: self._delete(account, body),
                    ("POST", w.UPLOAD): lambda: self._upload(request, token, account),
                    ("GET", w.FETCH_FILES): lambda: self._fetch_files(request, token, account),
                    }.get((request.method, request.path))
@@ -303,7 +303,9 @@ class FakeWebChat(FileStore, LoopbackServer):
         self.stopped.set()
         return w.ok(None)
 
-    def _delete(self, body: dict) -> Response:
+    def _delete(self, account: Account, body: dict) -> Response:
+        if account.delete_hold is not None:
+            account.delete_hold.wait(60)
         self.deletion_times.append(self.clock())
         self.deletions.append(body.get("chat_session_id"))
         self.deleted.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -70,6 +71,8 @@ class Account:
     pending_polls: int = 1            # fetch_files says PENDING this many times per file, then SUCCESS
     failed_upload: int | None = None  # the account's Nth upload (0-based) ends FAILED instead of SUCCESS
     upload_limit: int | None = None   # uploads accepted before every further one answers code 7 (None: no limit)
+    # Deleting a session of this account waits for this event (recorded once it ends): a slow sidebar.
+    delete_hold: threading.Event | None = None
     # A changed web chat (tests/fakes/web_drift.py): renamed or new events, new fields, codes, content types.
     drift: dict = field(default_factory=dict)
 

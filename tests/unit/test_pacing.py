@@ -212,7 +212,7 @@ def test_nothing_is_sent_to_the_web_chat_at_start_up(fake, web):
     assert web.requests == []
 
 
-def test_idle_sessions_are_deleted_one_at_a_time_with_a_gap(fake, web):
+def test_idle_sessions_of_one_account_are_deleted_one_at_a_time_with_a_gap(fake, web):
     client = build(fake, web, FREESEEK_WEB_SESSION_IDLE_SECONDS="0.05", FREESEEK_WEB_DELETE_GAP_SECONDS="0.3",
                    FREESEEK_WEB_MIN_GAP_SECONDS="0", FREESEEK_WEB_GAP_JITTER_SECONDS="0").test_client()
     for content in ("one", "two", "three"):

@@ -18,7 +18,8 @@ from services.providers.deepseek_web import protocol as p
 from services.providers.deepseek_web.answer import WebStream
 from services.providers.deepseek_web.background import Background
 from services.providers.deepseek_web.calls import INVALID_PARENT, WebCalls, mute_end, until_text
-from services.providers.deepseek_web.conversations import Conversations
+from services.providers.deepseek_web.conversations import Conversations, Session
+from services.providers.deepseek_web.deletions import MAX_WAITING, Deletions
 from services.providers.deepseek_web.drift import Drift
 from services.providers.deepseek_web.files import Attachment, collect, upload_all
 from services.providers.deepseek_web.links import LinkFetcher
@@ -61,7 +62,8 @@ class WebChat:
         self._janitor: threading.Thread | None = None
         self.stopping: set[threading.Thread] = set()   # stop_stream calls under way (a shutdown waits for them)
         self._kept: dict[Token, str] = {}               # account -> its long-lived session (reuse mode)
-        self._deleted_at = float("-inf")                # when the last session deletion ended
+        # Idle sessions on their way out: each account paced like a person clearing a sidebar, accounts side by side.
+        self.deletions = Deletions(self._delete_session, settings.web_delete_gap_seconds)
 
     # ---- planning ----------------------------------------------------------------------------------
 
@@ -243,14 +245,13 @@ class WebChat:
                 self._janitor.start()
 
     def _delete_idle_sessions(self) -> None:
+        """Hand idle sessions to the deletions while any session is tracked."""
         period = max(0.05, min(30.0, self.settings.web_session_idle_seconds / 4))
         while self.conversations.tracked():
             time.sleep(period)
-            for session in self.conversations.pop_idle():
-                # A person deletes one chat at a time: the gap runs from the end of the previous deletion.
-                time.sleep(max(0.0, self._deleted_at + self.settings.web_delete_gap_seconds - time.monotonic()))
-                try:
-                    self.calls.call(session.token, "POST", p.DELETE_SESSION, p.delete_session_body(session.id))
-                except Exception as exc:  # the session stays in the user's history; nothing else breaks
-                    log.info("deleting a session of %s failed: %s", session.token.ref, getattr(exc, "message", exc))
-                self._deleted_at = time.monotonic()
+            if self.deletions.waiting() < MAX_WAITING:   # else left in the schedule, for later or another worker
+                self.deletions.add(self.conversations.pop_idle())
+
+    def _delete_session(self, session: Session) -> None:
+        """Delete one session in the web chat, as its account's user would in the sidebar."""
+        self.calls.call(session.token, "POST", p.DELETE_SESSION, p.delete_session_body(session.id))

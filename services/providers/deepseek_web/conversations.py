@@ -13,8 +13,19 @@ from typing import Callable
 
 from services.credentials import Token
 from services.prompt import message_text
+from services.store.memory import sweep
 
 _FOLDED = re.compile(r"^\s*<details>.*?</details>\s*", re.S)
+
+# A week: how long after its last use a session nobody deleted (deletion off, or an answer whose end never came)
+# is still remembered, far past any idle time the janitor waits for.
+FORGET_AFTER_SECONDS = 7 * 86400
+
+
+def forget_after(idle_seconds: float) -> float:
+    """Seconds after its last use a tracked session is forgotten even if never deleted: a week, or four idle
+    times when FREESEEK_WEB_SESSION_IDLE_SECONDS is set longer than that allows."""
+    return max(FORGET_AFTER_SECONDS, 4 * idle_seconds)
 
 
 @dataclass
@@ -55,7 +66,8 @@ class Conversations:
     def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic, max_turns: int = 10000):
         self.idle_seconds, self._clock, self._max_turns = idle_seconds, clock, max_turns
         self._turns: OrderedDict[str, Turn] = OrderedDict()
-        self._sessions: dict[str, Session] = {}
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._forget_after = forget_after(idle_seconds)
         self._lock = threading.Lock()
 
     def remember(self, messages: list[dict], answer: str, turn: Turn) -> None:
@@ -83,8 +95,11 @@ class Conversations:
 
     def created(self, session_id: str, token: Token) -> None:
         """Track a session the gateway created (and must delete once idle)."""
+        now = self._clock()
         with self._lock:
-            self._sessions[session_id] = Session(session_id, token, self._clock())
+            self._sessions[session_id] = Session(session_id, token, now)
+            # The backstop: sessions the janitor never takes (deletion off) do not stay forever.
+            sweep(self._sessions, lambda session: now - session.last_used >= self._forget_after)
 
     def acquire(self, session_id: str) -> None:
         """Mark a session in use, so it is not deleted under a running answer."""
