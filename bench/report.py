@@ -259,9 +259,9 @@ def write(results: dict, out: Path) -> None:
              "with freeseek's gevent settings, the floor of our stack), the gateway (`gunicorn wsgi:app`, one "
              "gevent worker), the gateway scaled out (*freeseek-redis-2w*: two gevent workers sharing leases, queue "
              "and health in a local redis-server; its CPU counts both workers and Redis), LiteLLM's proxy (one worker) and the load client (`bench/client.py`, gevent) share "
-             "the machine. The load client and the fake upstream make their cyclic collector pass rarely "
+             "the machine. The load client and the fake upstream hold back their cyclic collector's full passes "
              "(`quiet_collector` in bench/client.py), so their own pauses are not counted against a contestant; "
-             "the gateway raises its own (wsgi.py), the bare relay keeps Python's.", "", "## Against the targets", "",
+             "the gateway does the same (wsgi.py), the bare relay keeps Python's thresholds.", "", "## Against the targets", "",
              verdicts(results), ""]
     lines += _measure_lines(results)
     pow_ = results.get("pow")
