@@ -12,8 +12,9 @@ from services.providers.deepseek_web.conversations import Session, Turn, fingerp
 from services.store.redis import best_effort, required, token_fields, token_from
 
 # Take the idle sessions due by now: whoever removes one from the schedule is the one who deletes it.
+POP_BATCH = 100   # idle sessions one script takes from the schedule
 _POP_IDLE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, id in ipairs(due) do
   if redis.call('ZREM', KEYS[1], id) == 1 then
@@ -120,11 +121,17 @@ class RedisConversations:
             self._idle(keys=[self._session_key(session_id), self._schedule],
                        args=[time.time() + self.idle_seconds, session_id, self._forget_seconds])
 
-    def pop_idle(self) -> list[Session]:
-        """Forget and return the sessions idle for longer than the idle time, each to exactly one caller."""
+    def pop_idle(self, limit: int = 1000) -> list[Session]:
+        """Forget and return up to `limit` sessions idle for longer than the idle time, each to exactly one caller."""
         found: list = []
         with best_effort("collect idle sessions"):
-            found = self._pop_idle(keys=[self._schedule], args=[time.time(), self.prefix + "session:"])
+            # In batches, so one script never blocks Redis long; all that are due, so none pile up between periods.
+            while len(found) < 2 * limit:
+                batch = min(POP_BATCH, limit - len(found) // 2)
+                got = self._pop_idle(keys=[self._schedule], args=[time.time(), self.prefix + "session:", batch])
+                found += got
+                if len(got) < 2 * batch:   # the schedule held no more that were due (or their records had gone)
+                    break
         return [Session(found[i], token_from(json.loads(found[i + 1])), 0.0) for i in range(0, len(found), 2)]
 
     def tracked(self) -> int:

@@ -70,6 +70,18 @@ def test_a_conversation_continues_on_its_owner_until_its_session_is_collected(st
     assert conversations.match(resent) is None and conversations.tracked() == 0
 
 
+def test_every_idle_session_is_collected_at_once_up_to_the_limit_asked(state):
+    conversations = state.conversations("deepseek-web")
+    for n in range(250):   # more than one Redis script takes (100): none may wait for the janitor's next period
+        conversations.created(f"many-{n}", A)
+    time.sleep(0.4)  # longer than the idle time: every one is idle now
+    first = conversations.pop_idle(120)
+    rest = conversations.pop_idle()
+    assert len(first) == 120 and len(rest) == 130
+    assert {s.id for s in first} | {s.id for s in rest} == {f"many-{n}" for n in range(250)}
+    assert conversations.pop_idle() == [] and conversations.tracked() == 0
+
+
 def test_one_answer_at_a_time_per_account_and_the_next_waiter_gets_it(state):
     pool = state.pool(lambda token: 1)
     lease = pool.acquire([A], timeout=1)

@@ -249,8 +249,9 @@ class WebChat:
         period = max(0.05, min(30.0, self.settings.web_session_idle_seconds / 4))
         while self.conversations.tracked():
             time.sleep(period)
-            if self.deletions.waiting() < MAX_WAITING:   # else left in the schedule, for later or another worker
-                self.deletions.add(self.conversations.pop_idle())
+            room = MAX_WAITING - self.deletions.waiting()   # the rest stay scheduled, for later or another worker
+            if room > 0:
+                self.deletions.add(self.conversations.pop_idle(room))
 
     def _delete_session(self, session: Session) -> None:
         """Delete one session in the web chat, as its account's user would in the sidebar."""

@@ -117,11 +117,12 @@ class Conversations:
                 session.busy = max(0, session.busy - 1)
                 session.last_used = self._clock()
 
-    def pop_idle(self) -> list[Session]:
-        """Forget and return the sessions idle for longer than the idle time."""
+    def pop_idle(self, limit: int = 1000) -> list[Session]:
+        """Forget and return up to `limit` sessions idle for longer than the idle time."""
         now = self._clock()
         with self._lock:
             idle = [s for s in self._sessions.values() if not s.busy and now - s.last_used >= self.idle_seconds]
+            idle = idle[:limit]
             for session in idle:
                 del self._sessions[session.id]
             gone = {s.id for s in idle}
