@@ -23,6 +23,9 @@ REDIS_GRACE_SECONDS = 5     # a request that ends this long after the restart ma
 GROWTH_LIMIT = 0.05         # RSS and descriptors may grow this much from the end of the warm-up to the end
 PAUSE_LIMIT_MS = 100
 WINDOW_SECONDS = 60         # growth compares the medians of the first and last minute after the warm-up
+# A worker's Redis connections are bounded, not flat: its pool (FREESEEK_REDIS_MAX_CONNECTIONS, 32) keeps what
+# a burst opened, such as the waiters released together after the restart; plus its pub/sub listener.
+REDIS_CONNECTIONS_LIMIT = 32 + 1
 # Account care off: the soak's web accounts answer back to back, and idle sessions are deleted within the run.
 UNPACED = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
            "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0",
@@ -137,6 +140,7 @@ def descriptors(pid: int, sockets: dict, peers: dict[int, str], port: int) -> di
         elif remote in peers:
             counts[f"{peers[remote]}_fds"] += 1
     counts["own_fds"] = counts["fds"] - counts["client_fds"]
+    counts["other_fds"] = counts["own_fds"] - counts.get("redis_fds", 0)
     return counts
 
 
@@ -245,7 +249,8 @@ def verdicts(results: dict) -> dict:
     """Pass or not: RSS and descriptors flat after the warm-up, no unexpected error, no long collector pause.
     Growth compares the medians of the minute after the warm-up and of the run's last minute (single samples
     swing with the answers open at that instant); descriptors are the worker's own, without the clients'
-    keep-alive connections (which worker a client's next connection lands on is the kernel's draw)."""
+    keep-alive connections (which worker a client's next connection lands on is the kernel's draw) and without
+    its Redis connections, which must stay within their bound instead."""
     samples = results["samples"]
     warm = results["warmup_minutes"] * 60
     after = [s for s in samples if s["t"] >= warm] or samples[-1:]
@@ -255,15 +260,17 @@ def verdicts(results: dict) -> dict:
         first = [s["workers"][pid] for s in after if pid in s["workers"] and s["t"] <= after[0]["t"] + span]
         last = [s["workers"][pid] for s in after if pid in s["workers"] and s["t"] >= after[-1]["t"] - span]
         if first and last:
-            rss, fds = _window_growth(first, last, "rss_kb"), _window_growth(first, last, "own_fds")
+            rss, fds = _window_growth(first, last, "rss_kb"), _window_growth(first, last, "other_fds")
             growth[pid] = {"rss_pct": rss[2], "fds_pct": fds[2], "rss_kb": list(rss[:2]), "fds": list(fds[:2])}
     longest = max((w for s in samples for w in s["workers"].values()), key=lambda w: w.get("gc_max_ms", 0),
                   default={})
+    redis_most = max((w.get("redis_fds", 0) for s in samples for w in s["workers"].values()), default=0)
     flat = bool(growth) and len(growth) == 2 and results["workers_seen"] == 2 and all(
-        g["rss_pct"] < GROWTH_LIMIT * 100 and g["fds_pct"] < GROWTH_LIMIT * 100 for g in growth.values())
+        g["rss_pct"] < GROWTH_LIMIT * 100 and g["fds_pct"] < GROWTH_LIMIT * 100 for g in growth.values()) \
+        and redis_most <= REDIS_CONNECTIONS_LIMIT
     errors = results["unexpected"] + len(results["web_violations"])
     pause = longest.get("gc_max_ms", 0)
-    out = {"growth": growth, "flat": flat, "errors": errors, "no_errors": errors == 0, "gc_max_ms": pause,
+    out = {"growth": growth, "flat": flat, "redis_connections_most": redis_most, "errors": errors, "no_errors": errors == 0, "gc_max_ms": pause,
            "gc_max_cpu_ms": longest.get("gc_max_cpu_ms"), "gc_max_generation": longest.get("gc_max_generation"),
            "short_pauses": pause <= PAUSE_LIMIT_MS}
     out["passed"] = out["flat"] and out["no_errors"] and out["short_pauses"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.soak import GROWTH_LIMIT, PAUSE_LIMIT_MS
+from bench.soak import GROWTH_LIMIT, PAUSE_LIMIT_MS, REDIS_CONNECTIONS_LIMIT
 
 
 def _met(ok: bool) -> str:
@@ -18,8 +18,11 @@ def verdict(soak: dict | None) -> list[str]:
     v = soak["verdicts"]
     cpu = "" if v.get("gc_max_cpu_ms") is None else \
         f", {v['gc_max_cpu_ms']:.1f} ms of it on the CPU, generation {v['gc_max_generation']}"
-    growth = "; ".join(f"worker {i + 1} RSS {g['rss_pct']:+.1f} %, own descriptors {g['fds_pct']:+.1f} %"
+    growth = "; ".join(f"worker {i + 1} RSS {g['rss_pct']:+.1f} %, other descriptors {g['fds_pct']:+.1f} %"
                        for i, g in enumerate(v["growth"].values()))
+    if "redis_connections_most" in v:
+        growth += (f"; at most {v['redis_connections_most']} connections to Redis in a worker (bound "
+                   f"{REDIS_CONNECTIONS_LIMIT})")
     return [f"- soak ({soak['minutes']:g} min, 2 workers on Redis): after the {soak['warmup_minutes']:g}-minute "
             f"warm-up (medians of its first and of the last minute) {growth} (target < {GROWTH_LIMIT * 100:.0f} %: "
             f"{_met(v['flat'])}); {v['errors']} errors the "
