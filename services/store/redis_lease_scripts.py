@@ -16,8 +16,8 @@
 # lease time too; the waiters are told when it ends (the third value: milliseconds until ready). Token keys are
 # hashes under a state secret kept in Redis: a waiter whose secret is not the one kept there (Redis lost it and
 # another worker made a new one) gets -1 and derives its keys again, so no slot is granted under a stale key.
-# A waiter taken off other accounts' queues announces them, and a grant that leaves a slot free announces its
-# own account, so whoever was behind asks again at once.
+# A waiter taken off other accounts' queues announces them, and a grant that leaves a slot free on an account
+# others still queue for announces it, so whoever was behind asks again at once.
 ACQUIRE = """
 local now, ttl, me, ticket = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local lease, alive_ttl, secret, channel = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
@@ -34,7 +34,11 @@ if secret ~= '' then
   if kept ~= secret then return {-1, health, 0} end
 end
 local boot = redis.call('GET', KEYS[#KEYS - 1])
-if not boot then redis.call('SET', KEYS[#KEYS - 1], now, 'PX', ttl * 2); boot = now end
+if not boot then
+  redis.call('SET', KEYS[#KEYS - 1], now, 'PX', ttl * 2); boot = now
+elseif redis.call('PTTL', KEYS[#KEYS - 1]) == -1 then
+  redis.call('PEXPIRE', KEYS[#KEYS - 1], ttl)   -- set by hand (a test's, a bench's): from now on it may expire
+end
 local ready_in = math.max(0, tonumber(boot) + ttl - now)
 redis.call('ZREMRANGEBYSCORE', alive, '-inf', now)
 local best, best_count = nil, nil
@@ -62,7 +66,9 @@ if best then
     if redis.call('ZREM', KEYS[3*i-1], me) == 1 and i ~= best then redis.pcall('PUBLISH', channel, KEYS[3*i-2]) end
   end
   local limit = tonumber(ARGV[8+best])
-  if limit == 0 or best_count + 1 < limit then redis.pcall('PUBLISH', channel, KEYS[3*best-2]) end
+  if (limit == 0 or best_count + 1 < limit) and redis.call('EXISTS', KEYS[3*best-1]) == 1 then
+    redis.pcall('PUBLISH', channel, KEYS[3*best-2])   -- someone still queues there, and a slot is left for it
+  end
   redis.call('ZREM', alive, me)
   return {best, health, 0}
 end
