@@ -63,8 +63,8 @@ class SharedTokenPool(TokenPool):
             while True:
                 # Shuffled: the least busy token wins, and a random one among equals.
                 order = random.sample(range(len(tokens)), len(tokens))
-                got, raw = self.leases.try_acquire([tokens[i] for i in order], [limits[i] for i in order],
-                                                   waiter, ticket)
+                got, raw, ready_in = self.leases.try_acquire([tokens[i] for i in order],
+                                                             [limits[i] for i in order], waiter, ticket)
                 seen = {tokens[i]: health_from(h) for i, h in zip(order, raw)}
                 if got is not None:
                     asked = []  # the grant took the waiter off every queue
@@ -84,8 +84,10 @@ class SharedTokenPool(TokenPool):
                     bell = self.leases.listen(tokens)  # then ask again: a release since the ask would not ring
                     continue
                 now = self._clock()
-                bell.wait(min(self.leases.POLL_SECONDS * random.uniform(0.5, 1.0), deadline - now,
-                              self._next_ready(tokens, seen) - now), cancelled)
+                # Slots granted again after a first start or a loss: every waiter asks at that moment.
+                slow = self.leases.POLL_SECONDS * random.uniform(0.5, 1.0)
+                bell.wait(min(ready_in or slow, slow, deadline - now, self._next_ready(tokens, seen) - now),
+                          cancelled)
         finally:
             if bell is not None:
                 bell.close()

@@ -17,7 +17,10 @@ POOL_PREFIX = "freeseek:{pool}:"
 # Where a generated state secret is kept in Redis, so every worker and instance derives the same keys (in the
 # pool's slot: the acquire script checks it).
 REDIS_SECRET_KEY = POOL_PREFIX + "state-secret"
-# Set to 0 on a Redis known to hold no slot (a test's or a bench's just started): no first-start wait.
+# The ready marker: while it exists the leases in Redis can be trusted. Every process refreshes its expiry (one
+# lease time) every third of a lease time, so it goes missing after a data loss or when no process reached Redis
+# for a lease time; the next acquire then grants nothing for one lease time. Set to 0 on a Redis known to hold
+# no slot (a test's or a bench's just started): no first-start wait.
 LEASES_READY_KEY = POOL_PREFIX + "leases-ready"
 
 

@@ -51,6 +51,18 @@ def subscriber(client: redis.Redis) -> redis.Redis:
         connection_class=shared.connection_class, max_connections=1, **shared.connection_kwargs))
 
 
+def check_announcements(client: redis.Redis) -> None:
+    """Warn once, at start-up, when the Redis user may not announce freed slots (an ACL without the channels)."""
+    try:
+        client.publish(POOL_PREFIX + "released", "")   # no waiter listens for the empty key
+    except redis.exceptions.NoPermissionError:
+        log.warning("shared store: the Redis user may not PUBLISH on the freeseek:* channels (grant it "
+                    "'&freeseek:*' for PUBLISH and SUBSCRIBE in its ACL); requests waiting for an account are "
+                    "then woken by their 1 s poll instead of at once")
+    except redis.RedisError:
+        pass   # Redis is away now: each request that needs it gets the 503 that says so
+
+
 @contextlib.contextmanager
 def required(what: str) -> Iterator[None]:
     """Turn a Redis failure into a 503 that names what could not be done."""

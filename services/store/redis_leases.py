@@ -7,107 +7,18 @@ import os
 import threading
 import time
 import uuid
+import weakref
 
 import redis
 
 from services.credentials import Token
+from services.store import StoreUnavailable
 from services.store.keys import LEASES_READY_KEY, POOL_PREFIX, REDIS_SECRET_KEY, StateKeys
 from services.store.redis import best_effort, required
+from services.store.redis_lease_scripts import ACQUIRE, LEAVE, RELEASE, RENEW
 from services.store.redis_wake import ReleaseBell
 
 log = logging.getLogger("freeseek")
-
-# Every key of the pool (leases, queues, health, waiters, the state secret and the first-start marker) is under
-# POOL_PREFIX, whose hash tag {pool} puts them in one Redis Cluster slot: each script below touches that slot
-# only, and a multi-account acquire stays one atomic step (docs/serving.md says what that costs on a cluster).
-
-# One atomic step for a waiter, in one round trip: read the candidates' health (returned, so the caller judges
-# refusals and rests without another read), drop expired leases and dead waiters, then take a slot on the least
-# busy usable token whose earliest live waiter is not ahead of us; otherwise join each usable token's queue by
-# ticket. After Redis lost its data (a restart), no slot is granted for one lease time, so holders that still
-# stream can reassert their leases first: never two answers on one account. An empty store cannot tell a first
-# start from a loss, so a first start waits that lease time too (no process may declare it ready). Token keys
-# are hashes under a state secret kept in Redis: a waiter whose secret is not the one kept there (Redis lost it
-# and another worker made a new one) gets -1 and derives its keys again, so no slot is granted under a stale
-# key. A waiter taken off other accounts' queues announces them, so whoever was behind it asks again.
-_ACQUIRE = """
-local now, ttl, me, ticket = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local lease, alive_ttl, secret, channel = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
-local n = (#KEYS - 3) / 3
-local alive = KEYS[#KEYS]
-local health, usable = {}, {}
-for i = 1, n do
-  health[i] = redis.call('GET', KEYS[3*i]) or ''
-  usable[i] = health[i] == '' or tonumber(cjson.decode(health[i]).unusable_until) * 1000 <= now
-end
-if secret ~= '' then
-  local kept = redis.call('GET', KEYS[#KEYS - 2])
-  if not kept then redis.call('SET', KEYS[#KEYS - 2], secret); kept = secret end
-  if kept ~= secret then return {-1, health} end
-end
-local boot = redis.call('GET', KEYS[#KEYS - 1])
-if not boot then redis.call('SET', KEYS[#KEYS - 1], now); boot = now end
-local ready = now >= tonumber(boot) + ttl
-redis.call('ZREMRANGEBYSCORE', alive, '-inf', now)
-local best, best_count = nil, nil
-for i = 1, n do
-  local leases, waits, limit = KEYS[3*i-2], KEYS[3*i-1], tonumber(ARGV[8+i])
-  if usable[i] then
-    redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
-    local count = redis.call('ZCARD', leases)
-    if limit == 0 or count < limit then
-      local first = true
-      while true do
-        local head = redis.call('ZRANGE', waits, 0, 0, 'WITHSCORES')
-        if #head == 0 or head[1] == me or tonumber(head[2]) > ticket then break end
-        if redis.call('ZSCORE', alive, head[1]) then first = false; break end
-        redis.call('ZREM', waits, head[1])
-      end
-      if first and ready and (best == nil or count < best_count) then best, best_count = i, count end
-    end
-  end
-end
-if best then
-  redis.call('ZADD', KEYS[3*best-2], now + ttl, lease)
-  redis.call('PEXPIRE', KEYS[3*best-2], ttl * 2)
-  for i = 1, n do
-    if redis.call('ZREM', KEYS[3*i-1], me) == 1 and i ~= best then redis.call('PUBLISH', channel, KEYS[3*i-2]) end
-  end
-  redis.call('ZREM', alive, me)
-  return {best, health}
-end
-for i = 1, n do
-  if usable[i] then
-    redis.call('ZADD', KEYS[3*i-1], 'NX', ticket, me)
-    redis.call('PEXPIRE', KEYS[3*i-1], alive_ttl * 10)
-  end
-end
-redis.call('ZADD', alive, now + alive_ttl, me)
-redis.call('PEXPIRE', alive, alive_ttl * 10)
-return {0, health}
-"""
-
-# Give a slot back in one round trip: forget the account's past failures when the answer succeeded (as
-# TokenPool.report_success does), and announce the freed slot to every process's waiters.
-_RELEASE = """
-local gone = redis.call('ZREM', KEYS[1], ARGV[1])
-if ARGV[2] == '1' then
-  local raw = redis.call('GET', KEYS[2])
-  if raw and cjson.decode(raw).state ~= 'ok' then redis.call('DEL', KEYS[2]) end
-end
-redis.call('PUBLISH', ARGV[3], KEYS[1])
-return gone
-"""
-
-# A waiter leaves every queue it joined (leased elsewhere, timed out, cancelled) and announces those accounts, so
-# whoever waited behind it asks again. KEYS: each account's leases and waits keys, then the waiters' key.
-_LEAVE = """
-for i = 1, (#KEYS - 1) / 2 do
-  if redis.call('ZREM', KEYS[2*i], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[2], KEYS[2*i-1]) end
-end
-redis.call('ZREM', KEYS[#KEYS], ARGV[1])
-return 0
-"""
 
 
 class RedisLeases:
@@ -119,46 +30,52 @@ class RedisLeases:
     def __init__(self, client: redis.Redis, lease_seconds: float, keys: StateKeys, prefix: str = POOL_PREFIX):
         self.client, self.prefix, self.keys = client, prefix, keys
         self.ttl_ms = int(lease_seconds * 1000)
-        self._acquire = client.register_script(_ACQUIRE)
-        self._release = client.register_script(_RELEASE)
-        self._leave = client.register_script(_LEAVE)
+        self._acquire = client.register_script(ACQUIRE)
+        self._release = client.register_script(RELEASE)
+        self._leave = client.register_script(LEAVE)
+        self._renew_script = client.register_script(RENEW)
         self.bell = ReleaseBell(client, prefix + "released")
-        # lease id -> [token, the leases key it was last written to], renewed while held
+        # lease id -> [token, the leases key it was last written to, the account's limit, loss logged], renewed
+        # while held. The lock guards this map only and is never held across a round trip: with Redis stalled,
+        # a new request must still get its ticket and its prompt 503.
         self._held: dict[str, list] = {}
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
         self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._unreachable = False   # the last renewal failed: its warning is said once per outage
+        self._ticket_lock = threading.Lock()
         self._last_ticket = 0
 
     def ticket(self) -> int:
         """A place in the queue shared by every process, without a round trip: the wall-clock microsecond of
         arrival (hosts' clocks must agree for leases already), strictly increasing within this process."""
-        with self._lock:
+        with self._ticket_lock:
             self._last_ticket = max(self._last_ticket + 1, time.time_ns() // 1000)
             return self._last_ticket
 
     def try_acquire(self, tokens: list[Token], limits: list[int], waiter: str,
-                    ticket: int) -> tuple[tuple[int, str] | None, list[str]]:
+                    ticket: int) -> tuple[tuple[int, str] | None, list[str], float]:
         """Take a slot on the least busy usable token (its index and the lease id), or queue the waiter on the
-        usable ones (None); with each token's stored health as read in the same step ('' when healthy)."""
+        usable ones (None); with each token's stored health as read in the same step ('' when healthy), and the
+        seconds until slots are granted again after a first start or a loss (0 when they are)."""
         keys = [k for key in map(self.keys.token, tokens)
                 for k in (self.leases_key(key), self.prefix + "waits:" + key, self.prefix + "health:" + key)]
         keys += [REDIS_SECRET_KEY, LEASES_READY_KEY, self.prefix + "alive"]
         lease = f"{self._owner}:{uuid.uuid4().hex[:12]}"
+        self._start_renewer()   # the heartbeat that keeps the ready marker, from this process's first ask
         with required("no account could be leased"):
-            index, health = self._acquire(keys=keys, args=[
+            index, health, ready_in = self._acquire(keys=keys, args=[
                 self._now_ms(), self.ttl_ms, waiter, ticket, lease, self._waiter_ms(), self._secret(),
                 self.prefix + "released", *limits])
         if index == -1:
             log.warning("shared store: the state secret in Redis changed (its data was lost); keys derived again")
             self.keys.reload()
-            return None, health
+            return None, health, 0.0
         if not index:
-            return None, health
+            return None, health, int(ready_in) / 1000
         with self._lock:
-            self._held[lease] = [tokens[index - 1], keys[3 * (index - 1)]]
-        self._start_renewer()
-        return (index - 1, lease), health
+            self._held[lease] = [tokens[index - 1], keys[3 * (index - 1)], limits[index - 1], False]
+        return (index - 1, lease), health, 0.0
 
     def leave_queue(self, tokens: list[Token], waiter: str) -> None:
         """Stop waiting (leased elsewhere, timed out, or cancelled); whoever was behind asks again."""
@@ -174,14 +91,10 @@ class RedisLeases:
     def release(self, lease: str, succeeded: bool = False) -> None:
         """Give the slot back, forgetting the account's past failures when its answer `succeeded`, and wake the
         waiters (if Redis cannot be told, the lease expires by itself)."""
-        # Under the lock: a renewal running at the same time must not put the released lease back.
         with self._lock:
             held = self._held.pop(lease, None)
-            if held is not None:
-                with best_effort("release a lease"):
-                    health = self.prefix + "health:" + held[1].removeprefix(self.prefix + "leases:")
-                    self._release(keys=[held[1], health], args=[lease, "1" if succeeded else "0",
-                                                                self.prefix + "released"])
+        if held is not None:
+            self._give_back(lease, held[1], succeeded)
 
     def holds(self, token: Token) -> bool:
         """Whether this process holds a slot on the token now."""
@@ -190,7 +103,9 @@ class RedisLeases:
 
     def release_all(self) -> None:
         """Give back every slot this process holds (a worker shutting down)."""
-        for lease in list(self._held):
+        with self._lock:
+            leases = list(self._held)
+        for lease in leases:
             self.release(lease)
 
     def in_flight(self, token: Token) -> int:
@@ -203,6 +118,12 @@ class RedisLeases:
     def leases_key(self, token_key: str) -> str:
         """The key of one token's leases."""
         return self.prefix + "leases:" + token_key
+
+    def _give_back(self, lease: str, key: str, succeeded: bool) -> None:
+        """Remove a lease from Redis and announce its account (best effort: else it expires by itself)."""
+        with best_effort("release a lease"):
+            health = self.prefix + "health:" + key.removeprefix(self.prefix + "leases:")
+            self._release(keys=[key, health], args=[lease, "1" if succeeded else "0", self.prefix + "released"])
 
     def _secret(self) -> str:
         """The generated state secret the script checks against Redis's ('' when configured: nothing to check)."""
@@ -228,32 +149,57 @@ class RedisLeases:
         return int(time.time() * 1000)
 
     def _start_renewer(self) -> None:
-        """Start the thread that renews this process's leases, once."""
+        """Start the heartbeat thread once (again in a forked worker, where the parent's thread does not run)."""
         with self._lock:
             if self._renewer is None or not self._renewer.is_alive():
-                self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)
+                # A weak reference: a pool nobody uses any more (a test's) stops beating.
+                self._renewer = threading.Thread(target=_beat, args=(weakref.ref(self), self.ttl_ms / 3000),
+                                                 name="lease-renewer", daemon=True)
                 self._renewer.start()
 
     def _renew(self) -> None:
-        """Push the expiry of held leases forward while any is held; re-add those a restarted Redis lost."""
-        while True:
-            time.sleep(self.ttl_ms / 3000)
-            with self._lock:
-                held = dict(self._held)
-            if not held:
-                with self._lock:
-                    if not self._held:
-                        self._renewer = None
-                        return
-                continue
-            with self._lock, best_effort("renew leases"):
-                if self.keys.generated:
-                    self._keep_secret()
-                pipe = self.client.pipeline(transaction=False)
-                expiry = self._now_ms() + self.ttl_ms
-                for lease, held in self._held.items():
-                    # Within a third of a lease time of a data loss, before any slot is granted again.
-                    held[1] = self.leases_key(self.keys.token(held[0]))
-                    pipe.zadd(held[1], {lease: expiry})
-                    pipe.pexpire(held[1], self.ttl_ms * 2)
-                pipe.execute()
+        """Keep the ready marker alive and push held leases' expiry forward, putting lost ones back within limits."""
+        with self._lock:
+            held = {lease: list(entry) for lease, entry in self._held.items()}
+        try:
+            if held and self.keys.generated:
+                self._keep_secret()
+            for entry in held.values():   # the keys a secret adopted just now gives
+                entry[1] = self.leases_key(self.keys.token(entry[0]))
+            args = [self._now_ms(), self.ttl_ms]
+            for lease, entry in held.items():
+                args += [lease, entry[2]]
+            back, lost = self._renew_script(keys=[LEASES_READY_KEY] + [entry[1] for entry in held.values()],
+                                            args=args)
+        except (redis.RedisError, StoreUnavailable) as exc:
+            if not self._unreachable:   # once per outage: the heartbeat goes on every third of a lease time
+                log.warning("shared store: could not renew leases (%s); trying again every %.1f s",
+                            type(exc).__name__, self.ttl_ms / 3000)
+            self._unreachable = True
+            return
+        self._unreachable = False
+        with self._lock:
+            for lease, entry in held.items():
+                if lease in self._held:
+                    self._held[lease][1] = entry[1]
+            released = [lease for lease in back if lease not in self._held]
+            lost = [lease for lease in lost if lease in self._held and not self._held[lease][3]]
+            for lease in lost:
+                self._held[lease][3] = True
+        for lease in released:   # released while this renewal put it back: take it out again
+            self._give_back(lease, held[lease][1], False)
+        for lease in lost:
+            log.warning("shared store: the lease on %s was lost (Redis was out of reach longer than a lease "
+                        "time and the account was leased again); its answer goes on beside another",
+                        held[lease][0].ref)
+
+
+def _beat(leases: "weakref.ref[RedisLeases]", seconds: float) -> None:
+    """Renew every third of a lease time, leases held or not, while the pool is in use."""
+    while True:
+        time.sleep(seconds)
+        pool = leases()
+        if pool is None:
+            return
+        pool._renew()
+        del pool

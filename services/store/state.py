@@ -91,8 +91,9 @@ def open_state(settings: Settings) -> SharedState:
     if not settings.redis_url:
         log.info("shared state in memory: one worker (set FREESEEK_REDIS_URL to run several workers or instances)")
         return SharedState(settings)
-    from services.store.redis import connect, describe
+    from services.store.redis import check_announcements, connect, describe
     client = connect(settings.redis_url, settings.redis_max_connections)
+    check_announcements(client)
     log.info("shared state on Redis at %s: workers and instances act as one gateway (up to %d connections "
              "per worker)", describe(settings.redis_url), settings.redis_max_connections)
     return SharedState(settings, client)

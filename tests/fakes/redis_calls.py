@@ -34,8 +34,10 @@ class RedisCalls:
         if not names or set(names) <= _NOT_A_REQUEST:
             return
         with self._lock:
-            self.round_trips += 1
-            self.commands += names
+            # The lease heartbeat renews on a timer of its own, whatever the requests do: not their cost.
+            if threading.current_thread().name != "lease-renewer":
+                self.round_trips += 1
+                self.commands += names
             for name, args in zip(names, commands):
                 if name in ("EVAL", "EVALSHA", "FCALL") and len(args) > 2:
                     keys = [_text(k) for k in args[3:3 + int(args[2])]]

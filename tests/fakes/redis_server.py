@@ -31,18 +31,21 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    """`url` points at it; `restart()` loses every key, as a Redis without persistence does."""
+    """`url` points at it; `restart()` loses every key, as a Redis without persistence does, unless it was given
+    a `data_dir`: then every write is appended there (fsync always) and a restart keeps it, expiries included."""
 
-    def __init__(self) -> None:
-        self.binary = redis_binary()
+    def __init__(self, data_dir: str | None = None) -> None:
+        self.binary, self.data_dir = redis_binary(), data_dir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
+        kept = ["--dir", self.data_dir, "--appendonly", "yes", "--appendfsync", "always"] if self.data_dir else \
+            ["--appendonly", "no"]
         self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no"],
+                                         "--save", "", *kept],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
