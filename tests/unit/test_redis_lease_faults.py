@@ -178,9 +178,10 @@ def test_a_lease_lost_to_another_request_is_not_put_back_over_the_limit(redis_ur
 
 
 def test_an_idle_gateway_serves_its_next_request_at_once(redis_url):
-    pool = pools(redis_url, 1, limit=1, lease_seconds=3)[0]
+    pool = pools(redis_url, 1, limit=1, lease_seconds=6)[0]
     pool.acquire([A], timeout=5).release()
-    time.sleep(4.5)   # idle past a lease time: the heartbeat, not a request, kept the marker
+    # Idle past a lease time: the heartbeat (every 2 s; the marker lives 6 s), not a request, kept the marker.
+    time.sleep(7)
     pool.acquire([A], timeout=0.5).release()
 
 
