@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import sieve_scale, soak_report
+from bench import report_sections, soak_report
+from bench.report_format import mb as _mb, met as _met, ms as _ms, x as _x
 from bench.plots import plot
 
 # The speed-and-footprint issue's goals, all for freeseek.
@@ -16,23 +17,6 @@ STREAM_KIB_UP_TO = 3000
 STREAM_DELAY_MS = 50       # added per-chunk delay p99 once all streams are open (and 0 errors), up to 5,000
 INSTALL_MB = 200           # site-packages of a fresh install of requirements.txt
 WORKER_MB = 150            # one worker's RSS after a web-chat and an API answer
-
-
-def _ms(value) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _x(value) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def _mb(kib: float) -> float:
-    """KiB as MB (10^6 bytes), the unit of the footprint goals."""
-    return kib * 1024 / 1e6
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 def stream_rows(results: dict) -> dict[int, dict[str, dict]]:
@@ -202,54 +186,6 @@ def _load_table(config: dict, load: dict) -> list[str]:
     return lines
 
 
-def _footprint_section(footprint: dict | None) -> list[str]:
-    """The footprint section: install size and worker memory (MB are 10^6 bytes)."""
-    if not footprint:
-        return []
-    lines = ["", "## Footprint (MB are 10^6 bytes)", ""]
-    install = footprint.get("install")
-    if install:
-        largest = ", ".join(f"`{e['name']}` {_mb(e['kib']):.1f}" for e in install["largest"])
-        lines += [f"`pip install -r requirements.txt` into a new virtual environment ({install['install_s']:.0f} s "
-                  f"with pip's cache): {install['distributions']} distributions, **{install['mb']:.1f} MB** "
-                  f"(`du -skc` over site-packages' entries, with the .pyc files pip compiles, all but "
-                  f"{', '.join(install['excluded'])}, which the virtual environment brought). Largest entries, MB: "
-                  f"{largest}.", ""]
-    rss = footprint.get("rss")
-    if rss:
-        lines += ["VmRSS of the gunicorn worker (not its master), deepseek-web on the fake web chat (proof of work "
-                  "at difficulty 144000, solved by the real kernel) and ollama on the fake upstream:", "",
-                  "| process | when | RSS MB |", "|---|---|---|",
-                  f"| freeseek | answering GET /ping, before any answer | {_mb(rss['start_kb']):.1f} |",
-                  f"| freeseek | after one web-chat answer | {_mb(rss['after_web_kb']):.1f} |",
-                  f"| freeseek | after one web-chat and one API answer | {_mb(rss['after_web_and_api_kb']):.1f} |",
-                  f"| bare relay | after one answer | {_mb(rss['bare_after_one_answer_kb']):.1f} |"]
-        if rss["web_violations"]:
-            lines += ["", f"The fake web chat saw broken rules: {'; '.join(rss['web_violations'])}."]
-    return lines
-
-
-# bench.store_cost on main before the Redis round-trip work (commit ce34cee, idle machine, 2026-12-07 06:30 UTC;
-# that one_request made one conversation look-up, this one makes the two a real request makes).
-STORE_COST_BEFORE = "memory 20 us, Redis 1871 us (+1851 us), about 14 round trips"
-
-
-def _store_cost_section(cost: dict | None) -> list[str]:
-    """What the shared store adds to one request: memory against Redis, and Redis's round trips."""
-    if not cost or cost.get("redis_us") is None:
-        return []
-    return ["", "## Shared store cost per request (Redis mode)", "",
-            "`python -m bench.store_cost`: the state calls of one continued web request (conversation look-up, "
-            "lease, look-up again, session busy, turn remembered, session idle, success, release; pace off), "
-            f"median of {cost['requests']}, against the in-memory store and a local redis-server over loopback.", "",
-            f"- now: memory {cost['memory_us']:.0f} us, Redis {cost['redis_us']:.0f} us "
-            f"(+{cost['redis_us'] - cost['memory_us']:.0f} us), {cost['round_trips']} round trips "
-            f"(target <= +300 us: {_met(cost['redis_us'] - cost['memory_us'] <= 300)})",
-            f"- before (issue 26): {STORE_COST_BEFORE}",
-            "- round trips through the app (tests/unit/test_redis_round_trips.py): an API request 2 (was 6), a "
-            "continued web request with its pace 9 (was 21)"]
-
-
 def write(results: dict, out: Path) -> None:
     """Write benchmarks.md and, when matplotlib is installed, the plots beside it."""
     lines = [f"# Benchmarks ({results['mode']} run, {results['started']})", "",
@@ -270,9 +206,9 @@ def write(results: dict, out: Path) -> None:
                   f"Solver: {pow_['solver_s']:.3f} s (median of {pow_['runs']}); a plain `hashlib.sha3_256` loop "
                   f"over the same 144000 inputs: {pow_['hashlib_loop_s']:.3f} s; first solve in a fresh process "
                   f"(importing and compiling the kernel): {pow_['first_solve_in_process_s']:.2f} s."]
-    lines += _store_cost_section(results.get("store_cost"))
-    lines += _footprint_section(results.get("footprint"))
-    lines += _tool_lines(results.get("tools"))
+    lines += report_sections.store_cost_section(results.get("store_cost"))
+    lines += report_sections.footprint_section(results.get("footprint"))
+    lines += report_sections.tool_lines(results.get("tools"))
     lines += soak_report.section(results.get("soak"), out)
     lines += _by_hand(out / "benchmarks.md")
     if "latency" in results and plot(results, stream_rows(results), out, STREAM_KIB):
@@ -286,42 +222,3 @@ def _by_hand(page: Path) -> list[str]:
     text = page.read_text() if page.exists() else ""
     kept = [part for part in text.split("\n## ")[1:] if "(by hand" in part.split("\n", 1)[0]]
     return [line for part in kept for line in ["", *("## " + part.rstrip("\n")).split("\n")]]
-
-
-def _tool_lines(tools: dict | None) -> list[str]:
-    """The tool-calling section: per case, answers, calls recovered exactly, leaks, false calls."""
-    if not tools:
-        return []
-    lines = ["", "## Tool calling on the web chat (emulated)", "",
-             f"Each answer below is split in two at every {'' if tools['stride'] == 1 else str(tools['stride']) + 'th '}"
-             "position and sent by the fake web chat; the gateway answers stream and non-stream "
-             f"({sum(r['answers'] for r in tools['cases'].values())} requests, {tools['seconds']:.0f} s, run "
-             f"{tools.get('started', '-')}). "
-             "*Recovered* means the exact calls, the exact text before them and `finish_reason: tool_calls`; "
-             "*leaked* means markup in the client's content; *not_a_call* answers must arrive unchanged.", "",
-             "| case | answers | recovered | leaked | false calls | text changed |", "|---|---|---|---|---|---|"]
-    for case, row in tools["cases"].items():
-        recovered = "-" if case.startswith("not_a_call") else row["recovered"]
-        lines.append(f"| {case} | {row['answers']} | {recovered} | {row['leaked']} | {row['false_calls']} | "
-                     f"{row['text_changed']} |")
-    t = tools["totals"]
-    lines.append(f"| **all** | {t['answers']} | {t['recovered']} ({tools['recovered_pct']:.1f} % of "
-                 f"{tools['call_answers']}) | {t['leaked']} | {t['false_calls']} | {t['text_changed']} |")
-    return lines + _drift_lines(tools.get("drift")) + sieve_scale.lines(tools.get("large_arguments"))
-
-
-def _drift_lines(drift: dict | None) -> list[str]:
-    """The drift corpus: DeepSeek's DSML spellings and their look-alikes through the streaming sieve."""
-    if not drift:
-        return []
-    every = "every" if drift["stride"] == 1 else f"every {drift['stride']}th"
-    return ["", "### The DSML drift corpus", "",
-            f"{drift['call_cases']} generated call answers (8 prefix spellings on each of the six tags, opening and "
-            "closing apart, x both block names x 1-3 calls x CDATA or plain values x flat or indented) and "
-            f"{drift['look_alikes']} look-alikes that must stay text (mentions in a sentence, code spans, quotes, "
-            "fences with other code, examples, HTML, unknown tools, incomplete blocks), each sent whole and split in "
-            f"two at {every} position through the streaming sieve ({drift['seconds']:.0f} s).", "",
-            "| answers | recovered | leaked | look-alike answers | false calls | text changed |",
-            "|---|---|---|---|---|---|",
-            f"| {drift['call_answers']} | {drift['recovered']} ({drift['recovered_pct']:.1f} %) | {drift['leaked']} | "
-            f"{drift['text_answers']} | {drift['false_calls']} | {drift['text_changed']} |"]

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.report_format import met as _met
 from bench.soak import GROWTH_LIMIT, PAUSE_LIMIT_MS, REDIS_CONNECTIONS_LIMIT
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 def verdict(soak: dict | None) -> list[str]:
