@@ -51,7 +51,13 @@ def store_cost_section(cost: dict | None) -> list[str]:
             f"(target <= +300 us: {met(cost['redis_us'] - cost['memory_us'] <= 300)})",
             f"- before (issue 26): {STORE_COST_BEFORE}",
             "- round trips through the app (tests/unit/test_redis_round_trips.py): an API request 2 (was 6), a "
-            "continued web request with its pace 9 (was 21)"]
+            "continued web request with its pace 9 (was 21)",
+            "- why the target is out of reach here: one round trip costs what a plain GET does on this machine's "
+            "loopback, 110-150 us (redis-py, 2026-12-07; it moves with the machine's load), so the 7 calls that "
+            "remain cost 0.8-1.1 ms before any work; 300 us would allow two. Each call left is one step that must "
+            "see the one before it (the look-up picks the account, the lease waits for it, the session is marked "
+            "busy once leased, the turn is remembered once answered), and two more merges would put one "
+            "provider's conversations in the pool's Redis Cluster slot."]
 
 
 def tool_lines(tools: dict | None) -> list[str]:
