@@ -54,7 +54,10 @@ def section(soak: dict | None, out: Path) -> list[str]:
              f"leasing again); its 503s are counted apart. Every {soak['sample_seconds']} s: "
              "each worker's VmRSS and open descriptors (`/proc`; its own are those that are not client connections, "
              "`/proc/net/tcp`), its open streams and collector pauses "
-             "(`FREESEEK_GC_LOG`, per worker) and Redis' `used_memory`.", "",
+             "(`FREESEEK_GC_LOG`, per worker) and Redis' `used_memory`. Redis' keys are not judged: web sessions "
+             "level off after their idle time (60 s here), but what tool emulation remembers of each session is "
+             "kept the idle time plus an hour (`recollection` in services/store/state.py), so within a 30-minute "
+             "soak those keys only grow, each towards its expiry.", "",
              "Against the targets:", "", *verdict(soak), "", f"{total} requests:", "",
              "| outcome | requests |", "|---|---|"]
     lines += [f"| {name} | {n} |" for name, n in sorted(soak["outcomes"].items(), key=lambda kv: -kv[1])]
