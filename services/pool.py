@@ -187,12 +187,19 @@ class TokenPool:
         raise failure(restate(hold.cause, hold.message, hold.code, retry_after=hold.until - self._clock()),
                       token_state=None, retryable=True)
 
-    def _answer_ended(self, token: Token) -> None:
-        """Start the account's gap after an answer, unless a longer rest already holds it back."""
+    def _answer_ended(self, token: Token, succeeded: bool = False) -> bool:
+        """Start the account's gap after an answer, unless a longer rest already holds it back; when it
+        `succeeded`, its past failures are forgotten first (as report_success does). True when that forgetting
+        is still to be done by the caller (no gap was written)."""
         hold = self.care.ended(self._key(token), token) if self.care is not None else None
-        health = self._store.get(self._key(token)) if hold is not None else None
-        if health is not None and health.unusable_until < hold.until:
+        if hold is None:
+            return succeeded
+        health = self._store.get(self._key(token))
+        if succeeded and health.state != "ok":
+            health = Health()
+        if health.unusable_until < hold.until:
             self._hold(token, hold, health)
+        return False
 
     def _hold(self, token: Token, hold, health: Health | None = None) -> None:
         """Rest the account until the pace allows it, keeping its count of rate limits (`health`: as just read)."""

@@ -10,7 +10,7 @@ from typing import Callable
 
 from services.credentials import Token
 from services.errors import RateLimited
-from services.pool import BUSY_RETRY_AFTER, BUSY_WAIT_BOUNDS, Health, Lease, TokenPool
+from services.pool import BUSY_RETRY_AFTER, BUSY_WAIT_BOUNDS, Lease, TokenPool
 from services.store.health import HealthStore
 from services.store.redis import health_from
 from services.store.redis_leases import RedisLeases
@@ -29,7 +29,7 @@ class SharedLease(Lease):
             self._released = True
             succeeded = self.pool._took_success(self.token)
             if self.sent:  # before the slot is free: the next holder sees the gap
-                succeeded = self.pool._ended(self.token, succeeded)
+                succeeded = self.pool._answer_ended(self.token, succeeded)
             self.pool.leases.release(self.lease_id, succeeded=succeeded)
 
 
@@ -109,20 +109,6 @@ class SharedTokenPool(TokenPool):
         with self._lock:
             self._succeeded.discard(token)
         super().report_failure(token, error)
-
-    def _ended(self, token: Token, succeeded: bool) -> bool:
-        """An answer on the token ended: start the account's gap as TokenPool does, after forgetting its past
-        failures when it succeeded (as report_success before the release would have); True when that is still
-        to be done, by the release (no gap was written)."""
-        hold = self.care.ended(self._key(token), token) if self.care is not None else None
-        if hold is None:
-            return succeeded
-        health = self._store.get(self._key(token))
-        if succeeded and health.state != "ok":
-            health = Health()
-        if health.unusable_until < hold.until:
-            self._hold(token, hold, health)
-        return False
 
     def _took_success(self, token: Token) -> bool:
         """Whether an answer on the token succeeded since its last release here (and forget that it did)."""
