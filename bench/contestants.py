@@ -56,6 +56,17 @@ def cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def children(pid: int) -> list[int]:
+    """A process's children: gunicorn's workers, of its master."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+# Account care off (docs/account-care.md): the benches' web accounts answer back to back.
+ACCOUNT_CARE_OFF = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
+                    "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0",
+                    "FREESEEK_WEB_DELETE_GAP_SECONDS": "0"}
+
+
 @dataclass
 class Contestant:
     """Something that answers chat completions on a port."""
@@ -73,16 +84,14 @@ class Contestant:
         """Every process that serves its requests: gunicorn's workers (not its master) and its helpers."""
         if self.process is None:
             raise RuntimeError("no process")
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return ([int(c) for c in children] or [self.process.pid]) + list(self.helpers)
+        return (children(self.process.pid) or [self.process.pid]) + list(self.helpers)
 
     @property
     def server_pid(self) -> int:
         """The process that serves requests (gunicorn's worker, not its master)."""
         if self.process is None:
             raise RuntimeError("no process")
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return int(children[0]) if children else self.process.pid
+        return (children(self.process.pid) or [self.process.pid])[0]
 
     def stop(self) -> None:
         """Stop the process and its children."""

@@ -22,7 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.contestants import CHAT_PATH, ROOT, free_port, rss_kb, wait_for_port
+from bench.contestants import ACCOUNT_CARE_OFF, CHAT_PATH, ROOT, children, free_port, rss_kb, wait_for_port
 
 REQUESTS, AT_ONCE = 4000, 500
 # (provider of the token, key prefix in tests/fakes/failing_upstreams.py, stream): one of each in turn.
@@ -76,9 +76,7 @@ def run(thresholds: str | None, requests: int = REQUESTS) -> dict:
         port = free_port()
         env = {**os.environ, "FREESEEK_PROVIDERS_FILE": str(_providers(workdir, up.urls, refused)),
                "WEB_CONCURRENCY": "1", "FREESEEK_LOG_LEVEL": "warning", "FREESEEK_FIRST_CONTENT_TIMEOUT": "5",
-               "FREESEEK_WEB_MIN_GAP_SECONDS": "0", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
-               "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0",
-               "FREESEEK_WEB_DELETE_GAP_SECONDS": "0"}
+               **ACCOUNT_CARE_OFF}
         log = workdir / "gateway.log"
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(_config(workdir, thresholds)), "-b",
                                     f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, stdout=log.open("w"),
@@ -89,7 +87,7 @@ def run(thresholds: str | None, requests: int = REQUESTS) -> dict:
             # proof-of-work kernel) is built before the first sample.
             for i, (provider, prefix, stream) in enumerate(KINDS):
                 send(port, f"{provider}:{prefix}-warm{i}", stream)
-            worker = int(Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0])
+            worker = children(process.pid)[0]
             samples, statuses, started = [rss_kb(worker)], Counter(), time.monotonic()
             with ThreadPoolExecutor(AT_ONCE) as pool:
                 for batch in range(requests // AT_ONCE):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gevent
 
-from bench.contestants import ROOT, free_port, rss_kb, start_upstream, wait_for_port
+from bench.contestants import ACCOUNT_CARE_OFF, ROOT, children, free_port, rss_kb, start_upstream, wait_for_port
 from bench.soak_traffic import Traffic, script_web, web_text
 
 SAMPLE_SECONDS = 10
@@ -27,9 +27,7 @@ WINDOW_SECONDS = 60         # growth compares the medians of the first and last 
 # a burst opened, such as the waiters released together after the restart; plus its pub/sub listener.
 REDIS_CONNECTIONS_LIMIT = 32 + 1
 # Account care off: the soak's web accounts answer back to back, and idle sessions are deleted within the run.
-UNPACED = {"FREESEEK_WEB_MIN_GAP_SECONDS": "0", "FREESEEK_WEB_GAP_JITTER_SECONDS": "0",
-           "FREESEEK_WEB_HOURLY_BUDGET": "0", "FREESEEK_WEB_DAILY_BUDGET": "0",
-           "FREESEEK_WEB_DELETE_GAP_SECONDS": "0", "FREESEEK_WEB_SESSION_IDLE_SECONDS": "60"}
+UNPACED = {**ACCOUNT_CARE_OFF, "FREESEEK_WEB_SESSION_IDLE_SECONDS": "60"}
 
 
 class Gateway:
@@ -48,8 +46,7 @@ class Gateway:
 
     def workers(self) -> list[int]:
         """The worker processes' ids (the master's children)."""
-        pid = self.process.pid
-        return sorted(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        return sorted(children(self.process.pid))
 
     def wait_ready(self, seconds: float = 60) -> None:
         """Until both workers write their collector lines (they have loaded the app)."""
